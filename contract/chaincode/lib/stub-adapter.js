@@ -1,0 +1,90 @@
+'use strict';
+// The contract's view of Fabric: the few calls of its Ledger trait (contract/src/ledger.rs) over
+// fabric-shim's ChaincodeStub, with strings in and strings out so the wasm boundary stays simple.
+
+const utf8 = new TextDecoder('utf-8');
+
+function text(bytes) {
+    return bytes && bytes.length > 0 ? utf8.decode(bytes) : null;
+}
+
+/** RFC 3339 with nanoseconds, from a protobuf Timestamp ({seconds, nanos}; seconds may be a Long). */
+function rfc3339(timestamp) {
+    const seconds = Number(timestamp.seconds.toString());
+    const whole = new Date(seconds * 1000).toISOString().slice(0, 19);
+    return `${whole}.${String(timestamp.nanos || 0).padStart(9, '0')}Z`;
+}
+
+async function drain(iterator, toItem) {
+    const items = [];
+    try {
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+            items.push(toItem(next.value));
+        }
+    } finally {
+        await iterator.close();
+    }
+    return items;
+}
+
+const entry = (kv) => ({key: kv.key, value: text(kv.value)});
+
+class StubAdapter {
+    constructor(stub) {
+        this.stub = stub;
+    }
+
+    async getState(key) {
+        return text(await this.stub.getState(key));
+    }
+
+    async putState(key, value) {
+        await this.stub.putState(key, Buffer.from(value, 'utf8'));
+    }
+
+    async deleteState(key) {
+        await this.stub.deleteState(key);
+    }
+
+    /** JSON of {entries, bookmark}; pageSize 0 reads the whole range (allowed in submitted transactions). */
+    async range(start, end, pageSize, bookmark) {
+        if (pageSize === 0) {
+            const entries = await drain(await this.stub.getStateByRange(start, end), entry);
+            return JSON.stringify({entries, bookmark: null});
+        }
+        const {iterator, metadata} = await this.stub.getStateByRangeWithPagination(start, end, pageSize, bookmark);
+        const entries = await drain(iterator, entry);
+        return JSON.stringify({entries, bookmark: (metadata && metadata.bookmark) || null});
+    }
+
+    /** JSON of every committed version of a key, oldest first (Fabric answers newest first). */
+    async history(key) {
+        const versions = await drain(await this.stub.getHistoryForKey(key), (modification) => ({
+            txId: modification.txId,
+            timestamp: rfc3339(modification.timestamp),
+            isDelete: modification.isDelete,
+            value: modification.isDelete ? null : text(modification.value),
+        }));
+        return JSON.stringify(versions.reverse());
+    }
+
+    setEvent(name, payload) {
+        this.stub.setEvent(name, Buffer.from(payload, 'utf8'));
+    }
+}
+
+/** The transaction's context as the contract's `Tx` (contract/src/ledger.rs). */
+function txContext(ctx) {
+    const identity = ctx.clientIdentity;
+    const attributes = {};
+    for (const [name, value] of Object.entries(identity.attrs || {})) {
+        attributes[name] = String(value);
+    }
+    return JSON.stringify({
+        id: ctx.stub.getTxID(),
+        timestamp: rfc3339(ctx.stub.getTxTimestamp()),
+        caller: {mspId: identity.getMSPID(), id: identity.getID(), attributes},
+    });
+}
+
+module.exports = {StubAdapter, txContext, rfc3339};

@@ -1,0 +1,92 @@
+'use strict';
+// An in-memory stand-in for fabric-shim's ChaincodeStub and ClientIdentity, with Fabric's semantics
+// where the contract depends on them: reads see committed state only, writes apply on commit, one
+// event per transaction, history newest first, paged range reads with a bookmark.
+
+const Long = require('long');
+
+function iteratorOf(items) {
+    let index = 0;
+    return {
+        async next() {
+            return index < items.length ? {value: items[index++], done: false} : {done: true};
+        },
+        async close() {},
+    };
+}
+
+class MemoryWorld {
+    constructor() {
+        this.state = new Map();
+        this.history = new Map();
+        this.events = [];
+        this.txCount = 0;
+        this.seconds = 1_767_225_600; // 2026-01-01T00:00:00Z
+    }
+
+    /** A context for one transaction by `caller` ({mspId, id}). */
+    transaction(caller) {
+        this.txCount += 1;
+        this.seconds += 1;
+        return new MemoryContext(this, caller, this.txCount.toString(16).padStart(64, '0'), this.seconds);
+    }
+}
+
+class MemoryContext {
+    constructor(world, caller, txId, seconds) {
+        this.world = world;
+        this.writes = new Map();
+        this.event = null;
+        const context = this;
+        this.stub = {
+            getTxID: () => txId,
+            getTxTimestamp: () => ({seconds: Long.fromNumber(seconds, true), nanos: 5}),
+            getFunctionAndParameters: () => ({fcn: context.fcn, params: []}),
+            getState: async (key) => {
+                const value = world.state.get(key);
+                return value === undefined ? new Uint8Array(0) : Buffer.from(value);
+            },
+            putState: async (key, value) => { context.writes.set(key, Buffer.from(value).toString()); },
+            deleteState: async (key) => { context.writes.set(key, null); },
+            getStateByRange: async (start, end) => iteratorOf(context.rangeOf(start, end)),
+            getStateByRangeWithPagination: async (start, end, pageSize, bookmark) => {
+                const all = context.rangeOf(bookmark || start, end);
+                const page = all.slice(0, pageSize);
+                const next = all[pageSize];
+                return {iterator: iteratorOf(page), metadata: {fetchedRecordsCount: page.length, bookmark: next ? next.key : ''}};
+            },
+            getHistoryForKey: async (key) => iteratorOf([...(world.history.get(key) || [])].reverse()),
+            setEvent: (name, payload) => { context.event = {name, payload: Buffer.from(payload).toString()}; },
+        };
+        this.clientIdentity = {
+            getMSPID: () => caller.mspId,
+            getID: () => caller.id,
+            attrs: {},
+        };
+    }
+
+    rangeOf(start, end) {
+        return [...this.world.state.keys()].filter((k) => k >= start && k < end).sort()
+            .map((key) => ({key, value: Buffer.from(this.world.state.get(key))}));
+    }
+
+    commit() {
+        const timestamp = this.stub.getTxTimestamp();
+        for (const [key, value] of this.writes) {
+            if (value === null) {
+                this.world.state.delete(key);
+            } else {
+                this.world.state.set(key, value);
+            }
+            const versions = this.world.history.get(key) || [];
+            versions.push({txId: this.stub.getTxID(), value: Buffer.from(value || ''), isDelete: value === null,
+                timestamp: {seconds: Number(timestamp.seconds.toString()), nanos: timestamp.nanos}});
+            this.world.history.set(key, versions);
+        }
+        if (this.event) {
+            this.world.events.push(this.event);
+        }
+    }
+}
+
+module.exports = {MemoryWorld};

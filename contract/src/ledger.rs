@@ -1,0 +1,74 @@
+//! The contract's only door to the world: one small async trait over Fabric's chaincode stub.
+//! The wasm glue implements it over the real stub; tests use [`crate::memory::MemoryLedger`].
+//!
+//! Fabric semantics the contract relies on: reads see committed state, not this transaction's own
+//! writes; a transaction that fails writes nothing; one event per transaction (the last set wins).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::model::Timestamp;
+
+/// The transaction being executed: its id, its timestamp (the only clock) and who signed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tx {
+    pub id: String,
+    pub timestamp: Timestamp,
+    pub caller: Caller,
+}
+
+/// The signer of a transaction as Fabric's client identity describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Caller {
+    pub msp_id: String,
+    /// Fabric's identity string: `x509::<subject DN>::<issuer DN>`.
+    pub id: String,
+    /// Attributes embedded in the certificate (Fabric CA), if any.
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
+}
+
+/// A key and its value, from a range read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub key: String,
+    pub value: String,
+}
+
+/// A page of a range read; `bookmark` is where the next page starts, absent after the last one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangePage {
+    pub entries: Vec<Entry>,
+    #[serde(default)]
+    pub bookmark: Option<String>,
+}
+
+/// One committed version of a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyVersion {
+    pub tx_id: String,
+    pub timestamp: Timestamp,
+    pub is_delete: bool,
+    /// The value written (absent when deleted).
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// Ledger access. Values are JSON text.
+#[allow(async_fn_in_trait)] // single-threaded (wasm and tests): no `Send` bound wanted
+pub trait Ledger {
+    fn tx(&self) -> &Tx;
+    async fn get(&self, key: &str) -> Result<Option<String>>;
+    async fn put(&self, key: &str, value: &str) -> Result<()>;
+    async fn delete(&self, key: &str) -> Result<()>;
+    /// Keys in `[start, end)`, at most `page_size` of them (all when 0), starting at `bookmark`.
+    /// Paged reads are for queries only (Fabric refuses them in submitted transactions).
+    async fn range(&self, start: &str, end: &str, page_size: u32, bookmark: Option<&str>) -> Result<RangePage>;
+    /// Every committed version of `key`, oldest first.
+    async fn history(&self, key: &str) -> Result<Vec<KeyVersion>>;
+    /// The transaction's event; Fabric keeps one per transaction.
+    fn set_event(&self, name: &str, payload: &str) -> Result<()>;
+}

@@ -1,0 +1,288 @@
+//! The domain: what the ledger stores. Every type is JSON in camelCase on the wire and in state.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A point in time on the ledger: always a transaction's timestamp, never a clock.
+pub type Timestamp = DateTime<Utc>;
+
+/// A cloud of the federation, run by the member whose Fabric MSP registered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cloud {
+    pub id: String,
+    pub name: String,
+    /// MSP id of the operator; only this member may act for the cloud.
+    pub msp_id: String,
+    /// What this cloud charges per resource-hour to VMs it hosts for other clouds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prices: Option<Prices>,
+    pub registered_at: Timestamp,
+}
+
+/// Prices per resource-hour, in micro-units of `currency` (integers: money is never a float).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Prices {
+    pub currency: String,
+    pub cpu_core_hour: u64,
+    pub memory_gib_hour: u64,
+    pub network_mbps_hour: u64,
+    pub io_mbps_hour: u64,
+}
+
+/// Amounts of the four resources a host offers and a VM needs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resources {
+    pub cpu_cores: u64,
+    pub memory_mib: u64,
+    pub network_mbps: u64,
+    pub io_mbps: u64,
+}
+
+/// A physical host of a cloud: where it stands (the seed's COUNTRY), who manages it (ORGANIZATION),
+/// and what it can hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Host {
+    pub id: String,
+    pub cloud_id: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+    /// Organisations that manage the host; at least one.
+    pub organizations: Vec<String>,
+    pub capacity: Resources,
+}
+
+/// What is committed on a host: VMs running there, and VMs on their way there (reserved at `Migrate`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Allocation {
+    pub running: Resources,
+    pub reserved: Resources,
+}
+
+/// Where a VM's data may go (the seed's REGULATION).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Regulation {
+    pub countries: Allowed,
+    pub organizations: Allowed,
+}
+
+/// Either every value (`"All"` on the wire) or only those listed (`["JP", "GB"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Allowed {
+    All,
+    Only(Vec<String>),
+}
+
+impl Serialize for Allowed {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Allowed::All => serializer.serialize_str("All"),
+            Allowed::Only(values) => values.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Allowed {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Word(String),
+            List(Vec<String>),
+        }
+        match Wire::deserialize(deserializer)? {
+            Wire::Word(word) if word == "All" => Ok(Allowed::All),
+            Wire::Word(word) => Err(serde::de::Error::custom(format!("expected \"All\" or a list, found \"{word}\""))),
+            Wire::List(values) => Ok(Allowed::Only(values)),
+        }
+    }
+}
+
+/// A virtual machine, operated by one cloud, running on one host (possibly of another cloud).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VirtualMachine {
+    pub id: String,
+    /// The operator: the only cloud that may move the VM or change its regulation.
+    pub cloud_id: String,
+    pub host_id: String,
+    pub requirements: Resources,
+    /// SHA-256 (lower-case hex) of the image as last accepted (the seed's VM_ID).
+    pub image_hash: String,
+    pub regulation: Regulation,
+    pub status: VmStatus,
+    /// When the VM arrived on its current host; also the start of its open residency.
+    pub since: Timestamp,
+    /// The transaction that opened the current residency.
+    pub residency_tx_id: String,
+    /// The migration in flight, while `status` is `migrating`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_migration_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum VmStatus {
+    Running,
+    Migrating,
+}
+
+/// A cloud and one of its hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Placement {
+    pub cloud_id: String,
+    pub host_id: String,
+}
+
+/// `local` within one cloud, `inter` across clouds (BASICS' two chains).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Scope {
+    Local,
+    Inter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MigrationStatus {
+    Indicated,
+    Confirmed,
+    Rejected,
+    Cancelled,
+}
+
+/// Who signed a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Signer {
+    pub msp_id: String,
+    pub id: String,
+}
+
+/// One migration, from the Indication (`Migrate`) to its end (confirmed, rejected or cancelled).
+/// Its id is the id of the `Migrate` transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Migration {
+    pub id: String,
+    pub vm_id: String,
+    pub source: Placement,
+    pub destination: Placement,
+    pub scope: Scope,
+    /// The hash the source recorded before sending the image.
+    pub recorded_hash: String,
+    /// The VM's requirements at the time: what was reserved on the destination.
+    pub requirements: Resources,
+    pub status: MigrationStatus,
+    pub indicated_at: Timestamp,
+    pub requested_by: Signer,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<Signer>,
+    /// The hash the destination computed; differs from `recorded_hash` on a rejection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+}
+
+/// A stay of a VM on a host: the evidence for billing and SLA disputes. Open while `to` is absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Residency {
+    pub vm_id: String,
+    /// The cloud operating the VM: who is billed.
+    pub operator_cloud_id: String,
+    /// The cloud hosting it: who bills.
+    pub cloud_id: String,
+    pub host_id: String,
+    pub from: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Timestamp>,
+    pub requirements: Resources,
+    /// The transaction that opened it (registration or a confirmed migration).
+    pub opened_by_tx: String,
+}
+
+/// The answer of `CheckMigration`: permitted, or every rule the migration would break.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrationCheck {
+    pub permitted: bool,
+    pub violations: Vec<crate::ContractError>,
+}
+
+/// One version of a VM's regulation, from the ledger's history of the VM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegulationChange {
+    pub tx_id: String,
+    pub at: Timestamp,
+    pub regulation: Regulation,
+}
+
+/// Everything the ledger knows about one VM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VmHistory {
+    pub vm: VirtualMachine,
+    pub migrations: Vec<Migration>,
+    pub residencies: Vec<Residency>,
+    pub regulation_changes: Vec<RegulationChange>,
+}
+
+/// One page of a listing; pass `bookmark` back to get the next, absent on the last page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bookmark: Option<String>,
+}
+
+/// Resource use of one VM on one cloud's hosts over a period: the billing evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VmUsage {
+    pub vm_id: String,
+    pub operator_cloud_id: String,
+    /// Milliseconds the VM spent on the cloud's hosts within the period.
+    pub duration_ms: u64,
+    pub cpu_core_hours: f64,
+    pub memory_gib_hours: f64,
+    pub network_mbps_hours: f64,
+    pub io_mbps_hours: f64,
+    /// In micro-units of the report's currency; absent when the cloud set no prices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<u64>,
+    pub residencies: Vec<Residency>,
+}
+
+/// `Usage`: what a cloud hosted over a period, per VM, with cost where the cloud set prices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageReport {
+    pub cloud_id: String,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    pub vms: Vec<VmUsage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_cost: Option<u64>,
+}
+
+/// What `Ping` answers: the floor transaction that benchmarks compare against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pong {
+    pub tx_id: String,
+    pub at: Timestamp,
+}

@@ -1,0 +1,226 @@
+//! Read-only queries: records by id, paged listings, a VM's whole history, and usage reports.
+//! They run as evaluations (no commit), so they may read in pages.
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+
+use crate::contract::assess;
+use crate::error::{ContractError, Kind, Result};
+use crate::ledger::Ledger;
+use crate::model::{
+    Cloud, Host, Migration, MigrationCheck, Page, Prices, RegulationChange, Residency, Resources, Timestamp,
+    UsageReport, VirtualMachine, VmHistory, VmUsage,
+};
+use crate::{msg, state, validate};
+
+const MS_PER_HOUR: u128 = 3_600_000;
+
+/// Would this caller's `Migrate` succeed? Permit, or deny with every reason.
+pub async fn check_migration(ledger: &impl Ledger, input: msg::Migrate) -> Result<MigrationCheck> {
+    let violations = assess(ledger, &input).await?.violations;
+    Ok(MigrationCheck { permitted: violations.is_empty(), violations })
+}
+
+async fn by_id<T: DeserializeOwned>(
+    ledger: &impl Ledger,
+    kind: Kind,
+    input: msg::ById,
+    key: fn(&str) -> String,
+) -> Result<T> {
+    validate::id("id", &input.id)?;
+    state::require(ledger, kind, &input.id, &key(&input.id)).await
+}
+
+pub async fn get_cloud(ledger: &impl Ledger, input: msg::ById) -> Result<Cloud> {
+    by_id(ledger, Kind::Cloud, input, state::cloud).await
+}
+
+pub async fn get_host(ledger: &impl Ledger, input: msg::ById) -> Result<Host> {
+    by_id(ledger, Kind::Host, input, state::host).await
+}
+
+pub async fn get_vm(ledger: &impl Ledger, input: msg::ById) -> Result<VirtualMachine> {
+    by_id(ledger, Kind::Vm, input, state::vm).await
+}
+
+pub async fn get_migration(ledger: &impl Ledger, input: msg::ById) -> Result<Migration> {
+    by_id(ledger, Kind::Migration, input, state::migration).await
+}
+
+fn page_size(requested: Option<u32>) -> Result<u32> {
+    match requested {
+        None => Ok(state::DEFAULT_PAGE_SIZE),
+        Some(size) if (1..=state::MAX_PAGE_SIZE).contains(&size) => Ok(size),
+        Some(size) => {
+            Err(ContractError::invalid("pageSize", format!("{size} is outside 1..={}", state::MAX_PAGE_SIZE)))
+        }
+    }
+}
+
+/// Reads an index range whose values are keys of records, and loads the records.
+async fn follow_index<T: DeserializeOwned>(
+    ledger: &impl Ledger,
+    (start, end): (String, String),
+    page_size: u32,
+    bookmark: Option<&str>,
+) -> Result<Page<T>> {
+    let page = ledger.range(&start, &end, page_size, bookmark).await?;
+    let mut items = Vec::with_capacity(page.entries.len());
+    for entry in page.entries {
+        let record = state::load(ledger, &entry.value).await?.ok_or_else(|| ContractError::Ledger {
+            reason: format!("index entry `{}` points at missing `{}`", entry.key, entry.value),
+        })?;
+        items.push(record);
+    }
+    Ok(Page { items, bookmark: page.bookmark })
+}
+
+/// The hosts of a cloud, by id.
+pub async fn list_hosts(ledger: &impl Ledger, input: msg::ListHosts) -> Result<Page<Host>> {
+    validate::id("cloudId", &input.cloud_id)?;
+    let size = page_size(input.page_size)?;
+    state::require::<Cloud>(ledger, Kind::Cloud, &input.cloud_id, &state::cloud(&input.cloud_id)).await?;
+    let range = state::prefix_range(&state::hosts_of_cloud(&input.cloud_id));
+    follow_index(ledger, range, size, input.bookmark.as_deref()).await
+}
+
+/// Migrations of a VM, or touching a cloud, indicated in `[from, to)`, oldest first.
+pub async fn list_migrations(ledger: &impl Ledger, input: msg::ListMigrations) -> Result<Page<Migration>> {
+    let size = page_size(input.page_size)?;
+    check_period(input.from.as_ref(), input.to.as_ref())?;
+    let prefix = match (&input.vm_id, &input.cloud_id) {
+        (Some(vm_id), None) => {
+            validate::id("vmId", vm_id)?;
+            state::require::<VirtualMachine>(ledger, Kind::Vm, vm_id, &state::vm(vm_id)).await?;
+            state::migrations_of_vm(vm_id)
+        }
+        (None, Some(cloud_id)) => {
+            validate::id("cloudId", cloud_id)?;
+            state::require::<Cloud>(ledger, Kind::Cloud, cloud_id, &state::cloud(cloud_id)).await?;
+            state::migrations_of_cloud(cloud_id)
+        }
+        _ => return Err(ContractError::invalid("argument", "give exactly one of vmId and cloudId")),
+    };
+    let range = state::time_range(&prefix, input.from.as_ref(), input.to.as_ref());
+    follow_index(ledger, range, size, input.bookmark.as_deref()).await
+}
+
+fn check_period(from: Option<&Timestamp>, to: Option<&Timestamp>) -> Result<()> {
+    match (from, to) {
+        (Some(from), Some(to)) if from >= to => {
+            Err(ContractError::invalid("to", format!("period end {to} is not after its start {from}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Everything about one VM: its migrations, its residencies and every change of its regulation.
+pub async fn vm_history(ledger: &impl Ledger, input: msg::ById) -> Result<VmHistory> {
+    validate::id("id", &input.id)?;
+    let vm_key = state::vm(&input.id);
+    let vm: VirtualMachine = state::require(ledger, Kind::Vm, &input.id, &vm_key).await?;
+    let migrations = follow_index(ledger, state::prefix_range(&state::migrations_of_vm(&vm.id)), 0, None).await?.items;
+    let (start, end) = state::prefix_range(&state::residencies_of_vm(&vm.id));
+    let mut residencies = Vec::new();
+    for entry in ledger.range(&start, &end, 0, None).await?.entries {
+        residencies.push(decode::<Residency>(&entry.key, &entry.value)?);
+    }
+    let mut regulation_changes: Vec<RegulationChange> = Vec::new();
+    for version in ledger.history(&vm_key).await? {
+        let Some(value) = version.value.filter(|_| !version.is_delete) else { continue };
+        let regulation = decode::<VirtualMachine>(&vm_key, &value)?.regulation;
+        if regulation_changes.last().is_none_or(|last| last.regulation != regulation) {
+            regulation_changes.push(RegulationChange { tx_id: version.tx_id, at: version.timestamp, regulation });
+        }
+    }
+    Ok(VmHistory { vm, migrations, residencies, regulation_changes })
+}
+
+fn decode<T: DeserializeOwned>(key: &str, json: &str) -> Result<T> {
+    serde_json::from_str(json)
+        .map_err(|e| ContractError::Ledger { reason: format!("undecodable state at `{key}`: {e}") })
+}
+
+/// What a cloud hosted over `[from, to)`: per VM, the time spent on its hosts, resource-hours, and
+/// the cost at the cloud's prices. Stays still open are counted up to the transaction's time.
+pub async fn usage(ledger: &impl Ledger, input: msg::Usage) -> Result<UsageReport> {
+    validate::id("cloudId", &input.cloud_id)?;
+    check_period(Some(&input.from), Some(&input.to))?;
+    let cloud: Cloud = state::require(ledger, Kind::Cloud, &input.cloud_id, &state::cloud(&input.cloud_id)).await?;
+    let now = ledger.tx().timestamp;
+    // Every stay that began before the period's end; those that ended before its start add nothing.
+    let range = state::time_range(&state::residencies_of_cloud(&cloud.id), None, Some(&input.to));
+    let stays: Page<Residency> = follow_index(ledger, range, 0, None).await?;
+
+    let mut per_vm: BTreeMap<String, (Vec<Residency>, u128, ResourceMs)> = BTreeMap::new();
+    for stay in stays.items {
+        let start = stay.from.max(input.from);
+        let end = stay.to.unwrap_or(now).min(input.to);
+        let Ok(ms) = u128::try_from((end - start).num_milliseconds()) else { continue };
+        if ms == 0 {
+            continue;
+        }
+        let entry = per_vm.entry(stay.vm_id.clone()).or_default();
+        entry.1 += ms;
+        entry.2.add(&stay.requirements, ms);
+        entry.0.push(stay);
+    }
+
+    let prices = cloud.prices.as_ref();
+    let vms: Vec<VmUsage> = per_vm
+        .into_iter()
+        .map(|(vm_id, (residencies, ms, used))| VmUsage {
+            operator_cloud_id: residencies.first().map(|r| r.operator_cloud_id.clone()).unwrap_or_default(),
+            vm_id,
+            duration_ms: u64::try_from(ms).unwrap_or(u64::MAX),
+            cpu_core_hours: hours(used.cpu_cores),
+            memory_gib_hours: hours(used.memory_mib) / 1024.0,
+            network_mbps_hours: hours(used.network_mbps),
+            io_mbps_hours: hours(used.io_mbps),
+            cost: prices.map(|p| used.cost(p)),
+            residencies,
+        })
+        .collect();
+    let total_cost = prices.map(|_| vms.iter().filter_map(|vm| vm.cost).sum());
+    Ok(UsageReport {
+        cloud_id: cloud.id,
+        from: input.from,
+        to: input.to,
+        currency: prices.map(|p| p.currency.clone()),
+        vms,
+        total_cost,
+    })
+}
+
+/// Resource-milliseconds: amount × time, summed exactly in integers.
+#[derive(Default)]
+struct ResourceMs {
+    cpu_cores: u128,
+    memory_mib: u128,
+    network_mbps: u128,
+    io_mbps: u128,
+}
+
+impl ResourceMs {
+    fn add(&mut self, r: &Resources, ms: u128) {
+        self.cpu_cores += u128::from(r.cpu_cores) * ms;
+        self.memory_mib += u128::from(r.memory_mib) * ms;
+        self.network_mbps += u128::from(r.network_mbps) * ms;
+        self.io_mbps += u128::from(r.io_mbps) * ms;
+    }
+
+    /// Cost in micro-units, rounded down once at the end.
+    fn cost(&self, p: &Prices) -> u64 {
+        let micro_ms = self.cpu_cores * u128::from(p.cpu_core_hour)
+            + self.memory_mib * u128::from(p.memory_gib_hour) / 1024
+            + self.network_mbps * u128::from(p.network_mbps_hour)
+            + self.io_mbps * u128::from(p.io_mbps_hour);
+        u64::try_from(micro_ms / MS_PER_HOUR).unwrap_or(u64::MAX)
+    }
+}
+
+fn hours(resource_ms: u128) -> f64 {
+    // Exact below 2^53 resource-ms (about 285 000 core-years); plenty for a report.
+    resource_ms as f64 / MS_PER_HOUR as f64
+}
