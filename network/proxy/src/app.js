@@ -1,0 +1,561 @@
+'use strict';
+/**
+ * The HTTP API (interfaces.md, "Gateway REST proxy") over a Fabric backend. The backend is injected so the
+ * HTTP behaviour (routing, auth, limits, errors, SSE, async records) is testable without a network; in
+ * production it is the Fabric class of fabric.js.
+ *
+ * Order of checks for every request: route → draining → API key (401, before anything touches Fabric or
+ * reads the body) → in-flight cap (429) → body size (413) and shape (400) → Fabric.
+ */
+
+const { authenticator } = require('./auth');
+const { PROBLEM_CONTENT_TYPE, ProblemError, badRequest, toProblem } = require('./errors');
+const metricsModule = require('./metrics');
+const { openapiDocument } = require('./openapi');
+const sse = require('./sse');
+
+const CHANNEL_RE = /^[a-z][a-z0-9.-]{0,248}$/;
+const CHAINCODE_RE = /^[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*$/;
+const FN_RE = /^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/;
+const TXID_RE = /^[0-9a-f]{64}$/;
+const HEARTBEAT_MS = 15000;
+const READY_TIMEOUT_MS = 3000;
+
+/** Routes: pattern segments starting with ':' capture a path parameter. */
+const ROUTES = [
+  { method: 'POST', path: '/channels/:channel/chaincodes/:chaincode/transactions/:fn', handler: 'submit' },
+  { method: 'GET', path: '/channels/:channel/transactions/:txId', handler: 'txStatus' },
+  { method: 'POST', path: '/channels/:channel/chaincodes/:chaincode/queries/:fn', handler: 'query' },
+  { method: 'GET', path: '/channels/:channel/chaincodes/:chaincode/events', handler: 'events', stream: true },
+  { method: 'GET', path: '/channels/:channel/info', handler: 'info' },
+  { method: 'GET', path: '/healthz', handler: 'healthz', open: true },
+  { method: 'GET', path: '/readyz', handler: 'readyz', open: true },
+  { method: 'GET', path: '/metrics', handler: 'metrics', open: true },
+  { method: 'GET', path: '/openapi.json', handler: 'openapi', open: true },
+].map((r) => ({
+  ...r,
+  segments: r.path.split('/').slice(1),
+  // The route label for logs and metrics: {param} instead of :param.
+  name: r.path.split('/').map((s) => (s.startsWith(':') ? `{${s.slice(1)}}` : s)).join('/'),
+}));
+
+function matchRoute(method, pathname) {
+  const parts = pathname.split('/').slice(1);
+  let pathMatched;
+  for (const route of ROUTES) {
+    if (route.segments.length !== parts.length) continue;
+    const params = {};
+    let ok = true;
+    for (let i = 0; i < parts.length; i += 1) {
+      const seg = route.segments[i];
+      if (seg.startsWith(':')) {
+        let value;
+        try {
+          value = decodeURIComponent(parts[i]);
+        } catch {
+          ok = false;
+          break;
+        }
+        if (value.length === 0) {
+          ok = false;
+          break;
+        }
+        params[seg.slice(1)] = value;
+      } else if (seg !== parts[i]) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) continue;
+    if (route.method === method) return { route, params };
+    pathMatched ??= [];
+    pathMatched.push(route.method);
+  }
+  return { allowed: pathMatched };
+}
+
+/** True when a Prefer header asks for respond-async (RFC 7240). */
+function prefersAsync(header) {
+  if (typeof header !== 'string') return false;
+  return header.split(',').some((pref) => pref.split(';')[0].trim().toLowerCase() === 'respond-async');
+}
+
+function checkName(value, re, what) {
+  if (!re.test(value)) throw badRequest(`invalid ${what}: ${JSON.stringify(value).slice(0, 140)}`);
+  return value;
+}
+
+/** Whole milliseconds for the API's timings. */
+const ms = (x) => Math.round(x);
+
+/**
+ * @param {{config: object, fabric: object, log?: (line: string) => void,
+ *   warn?: (line: string) => void}} deps
+ */
+function createApp({ config, fabric, log = (line) => process.stdout.write(`${line}\n`),
+  warn = (line) => process.stderr.write(`${line}\n`) }) {
+  const { limits, defaults } = config;
+  const authenticate = authenticator(config.apiKeys);
+  const readyIdentity = Object.hasOwn(config.identities, 'user') ? 'user' : Object.keys(config.identities)[0];
+  const openapiText = JSON.stringify(openapiDocument(config));
+
+  const state = {
+    inFlight: 0,
+    draining: false,
+    /** @type {Set<{close: () => void}>} */
+    streams: new Set(),
+    /** @type {Set<Promise<void>>} */
+    pendingCommits: new Set(),
+    /** @type {Map<string, object>} txId → async record, in insertion order */
+    records: new Map(),
+    readyCheck: undefined,
+  };
+
+  const metrics = metricsModule.proxyMetrics({
+    inFlight: () => state.inFlight,
+    eventStreams: () => state.streams.size,
+    pendingCommits: () => state.pendingCommits.size,
+  });
+
+  // ---- responses ----------------------------------------------------------------------------------
+
+  function sendJson(res, status, body, headers = {}) {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-store',
+      ...headers,
+    });
+    res.end(text);
+  }
+
+  function sendProblem(res, ctx, err) {
+    const problem = toProblem(err);
+    if (problem.status === 500) warn(`internal error on ${ctx.method} ${ctx.route}: ${err?.stack ?? err}`);
+    ctx.code = problem.code;
+    if (problem.txId) ctx.txId = problem.txId;
+    metrics.errors.inc({ code: problem.code });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const text = JSON.stringify(problem);
+    const headers = {
+      'Content-Type': PROBLEM_CONTENT_TYPE,
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-store',
+      ...(problem.headers ?? {}),
+    };
+    if (ctx.closeConnection) headers.Connection = 'close';
+    res.writeHead(problem.status, headers);
+    res.end(text);
+  }
+
+  // ---- request body -------------------------------------------------------------------------------
+
+  /** Read the JSON body {"args": [string…]} within the size limit. */
+  function readArgs(req, ctx) {
+    return new Promise((resolve, reject) => {
+      const tooLarge = () => {
+        ctx.closeConnection = true;
+        req.resume(); // discard the rest so the answer can be read by the caller
+        reject(new ProblemError(413, 'PAYLOAD_TOO_LARGE', `request body exceeds ${limits.bodyBytes} bytes`));
+      };
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared) && declared > limits.bodyBytes) {
+        tooLarge();
+        return;
+      }
+      const chunks = [];
+      let size = 0;
+      let done = false;
+      req.on('data', (chunk) => {
+        if (done) return;
+        size += chunk.length;
+        if (size > limits.bodyBytes) {
+          done = true;
+          tooLarge();
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on('error', (err) => {
+        if (!done) {
+          done = true;
+          reject(err);
+        }
+      });
+      req.on('end', () => {
+        if (done) return;
+        done = true;
+        try {
+          resolve(parseArgs(Buffer.concat(chunks).toString('utf8')));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+
+  // ---- handlers -----------------------------------------------------------------------------------
+
+  function callOf(params, args) {
+    return {
+      channel: checkName(params.channel, CHANNEL_RE, 'channel name'),
+      chaincode: checkName(params.chaincode, CHAINCODE_RE, 'chaincode name'),
+      fn: checkName(params.fn, FN_RE, 'transaction name'),
+      args,
+    };
+  }
+
+  const handlers = {
+    async submit(req, res, ctx) {
+      callOf(ctx.params, []); // validate names before reading the body
+      const call = callOf(ctx.params, await readArgs(req, ctx));
+      ctx.fn = call.fn;
+      const tStart = process.hrtime.bigint();
+      const prepared = await fabric.submit(ctx.identity, call);
+      ctx.txId = prepared.txId;
+      const { endorseMs, submitMs } = prepared.timings;
+
+      if (prefersAsync(req.headers.prefer)) {
+        const statusUrl = `/channels/${encodeURIComponent(call.channel)}/transactions/${prepared.txId}`;
+        const record = {
+          txId: prepared.txId,
+          channel: call.channel,
+          status: 'pending',
+          result: prepared.result,
+          timings: { endorseMs: ms(endorseMs), submitMs: ms(submitMs) },
+        };
+        rememberRecord(record);
+        const commitWait = prepared.commit()
+          .then((outcome) => {
+            record.status = 'committed';
+            record.blockNumber = outcome.blockNumber;
+            record.validationCode = outcome.validationCode;
+            record.timings.commitMs = ms(outcome.commitMs);
+            record.timings.totalMs = ms(Number(process.hrtime.bigint() - tStart) / 1e6);
+            metrics.transactions.inc({ validation_code: outcome.validationCode });
+          })
+          .catch((err) => {
+            const problem = toProblem(err);
+            record.status = 'failed';
+            if (problem.outcome) {
+              record.blockNumber = problem.outcome.blockNumber;
+              record.validationCode = problem.outcome.validationCode;
+              record.timings.commitMs = ms(problem.outcome.commitMs);
+              metrics.transactions.inc({ validation_code: problem.outcome.validationCode });
+            }
+            record.error = problem.toJSON();
+            metrics.errors.inc({ code: problem.code });
+          })
+          .finally(() => state.pendingCommits.delete(commitWait));
+        state.pendingCommits.add(commitWait);
+        sendJson(res, 202, { txId: prepared.txId, statusUrl }, {
+          Location: statusUrl,
+          'Preference-Applied': 'respond-async',
+        });
+        return;
+      }
+
+      let outcome;
+      try {
+        outcome = await prepared.commit();
+      } catch (err) {
+        if (err.outcome) metrics.transactions.inc({ validation_code: err.outcome.validationCode });
+        throw err;
+      }
+      metrics.transactions.inc({ validation_code: outcome.validationCode });
+      const totalMs = Number(process.hrtime.bigint() - tStart) / 1e6;
+      sendJson(res, 200, {
+        txId: prepared.txId,
+        blockNumber: outcome.blockNumber,
+        validationCode: outcome.validationCode,
+        result: prepared.result,
+        timings: { endorseMs: ms(endorseMs), submitMs: ms(submitMs), commitMs: ms(outcome.commitMs), totalMs: ms(totalMs) },
+      });
+    },
+
+    async txStatus(req, res, ctx) {
+      const channel = checkName(ctx.params.channel, CHANNEL_RE, 'channel name');
+      const txId = checkName(ctx.params.txId, TXID_RE, 'transaction id');
+      ctx.txId = txId;
+      const record = state.records.get(txId);
+      if (!record || record.channel !== channel) {
+        throw new ProblemError(404, 'NOT_FOUND',
+          `no asynchronous submission ${txId} on channel ${channel} is known to this proxy`);
+      }
+      const { channel: _channel, ...body } = record;
+      sendJson(res, 200, body);
+    },
+
+    async query(req, res, ctx) {
+      callOf(ctx.params, []);
+      const call = callOf(ctx.params, await readArgs(req, ctx));
+      ctx.fn = call.fn;
+      const result = await fabric.evaluate(ctx.identity, call);
+      sendJson(res, 200, { result });
+    },
+
+    async info(req, res, ctx) {
+      const channel = checkName(ctx.params.channel, CHANNEL_RE, 'channel name');
+      sendJson(res, 200, await fabric.chainInfo(ctx.identity, channel));
+    },
+
+    async events(req, res, ctx) {
+      const channel = checkName(ctx.params.channel, CHANNEL_RE, 'channel name');
+      const chaincode = checkName(ctx.params.chaincode, CHAINCODE_RE, 'chaincode name');
+      const position = sse.resumePosition(req.headers['last-event-id'], ctx.url.searchParams.get('startBlock'));
+      if (state.streams.size >= limits.eventStreams) {
+        throw new ProblemError(429, 'TOO_MANY_REQUESTS', `${limits.eventStreams} event streams already open`,
+          { retryable: true, headers: { 'Retry-After': '5' } });
+      }
+      const events = await fabric.chaincodeEvents(ctx.identity, channel, chaincode, position);
+      await streamEvents(req, res, ctx, events, position);
+    },
+
+    async healthz(req, res) {
+      sendJson(res, 200, { status: 'ok' });
+    },
+
+    async readyz(req, res) {
+      if (state.draining) throw new ProblemError(503, 'UNAVAILABLE', 'shutting down', { retryable: true });
+      state.readyCheck ??= checkReady().finally(() => {
+        state.readyCheck = undefined;
+      });
+      sendJson(res, 200, await state.readyCheck);
+    },
+
+    async metrics(req, res) {
+      const text = metrics.registry.render();
+      res.writeHead(200, { 'Content-Type': metricsModule.CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
+      res.end(text);
+    },
+
+    async openapi(req, res) {
+      res.writeHead(200, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(openapiText),
+      });
+      res.end(openapiText);
+    },
+  };
+
+  async function checkReady() {
+    try {
+      await fabric.waitForPeer(READY_TIMEOUT_MS);
+    } catch (err) {
+      throw new ProblemError(503, 'UNAVAILABLE', `peer ${config.peer.endpoint} unreachable: ${err.message}`,
+        { retryable: true });
+    }
+    try {
+      await fabric.evaluate(readyIdentity,
+        { channel: defaults.channel, chaincode: defaults.chaincode, fn: 'Ping', args: ['{}'] },
+        Math.min(limits.evaluateMs, READY_TIMEOUT_MS));
+    } catch (err) {
+      const problem = toProblem(err);
+      throw new ProblemError(503, 'UNAVAILABLE',
+        `chaincode ${defaults.chaincode} on channel ${defaults.channel} does not answer Ping: ${problem.detail}`,
+        { retryable: true });
+    }
+    return { status: 'ready', checks: { peer: 'ok', channel: defaults.channel, chaincode: defaults.chaincode } };
+  }
+
+  function rememberRecord(record) {
+    state.records.set(record.txId, record);
+    if (state.records.size <= limits.asyncRecords) return;
+    // Forget the oldest finished records first; pending ones are kept until they finish.
+    for (const [txId, r] of state.records) {
+      if (state.records.size <= limits.asyncRecords) break;
+      if (r.status !== 'pending') state.records.delete(txId);
+    }
+  }
+
+  async function streamEvents(req, res, ctx, events, position) {
+    const sequence = sse.eventSequencer(position.skipThrough);
+    let closed = false;
+    const stream = {
+      close() {
+        if (closed) return;
+        closed = true;
+        events.close();
+        res.end();
+      },
+    };
+    state.streams.add(stream);
+    const heartbeat = setInterval(() => {
+      if (!closed) res.write(sse.formatComment('heartbeat'));
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
+    req.on('close', () => stream.close());
+    res.on('close', () => stream.close());
+
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write(`retry: ${sse.RETRY_MS}\n`);
+    res.write(sse.formatComment(position.startBlock !== undefined
+      ? `events of ${ctx.params.chaincode} from block ${position.startBlock}`
+      : `events of ${ctx.params.chaincode} from the next block`));
+    ctx.streamOpenedMs = ctx.elapsedMs();
+
+    try {
+      for await (const event of events) {
+        if (closed) break;
+        const { index, skip } = sequence(event);
+        if (skip) continue;
+        metrics.eventsSent.inc();
+        if (!res.write(sse.chaincodeEventMessage(event, index))) {
+          await new Promise((resolve) => {
+            res.once('drain', resolve);
+            res.once('close', resolve);
+          });
+        }
+      }
+    } catch (err) {
+      if (!closed) {
+        const problem = toProblem(err);
+        ctx.code = problem.code;
+        metrics.errors.inc({ code: problem.code });
+        res.write(sse.formatMessage({ event: 'problem', data: JSON.stringify(problem) }));
+      }
+    } finally {
+      clearInterval(heartbeat);
+      state.streams.delete(stream);
+      stream.close();
+    }
+  }
+
+  // ---- dispatch -----------------------------------------------------------------------------------
+
+  /** The request listener. */
+  async function handle(req, res) {
+    const t0 = process.hrtime.bigint();
+    const ctx = {
+      method: req.method,
+      route: 'unmatched',
+      elapsedMs: () => Number(process.hrtime.bigint() - t0) / 1e6,
+    };
+    res.on('close', () => finish(req, res, ctx));
+    let counted = false;
+    try {
+      let url;
+      try {
+        url = new URL(req.url, 'http://proxy.invalid');
+      } catch {
+        throw badRequest('malformed request target');
+      }
+      ctx.url = url;
+      const { route, params, allowed } = matchRoute(req.method, url.pathname);
+      if (!route) {
+        if (allowed) {
+          throw new ProblemError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here`,
+            { headers: { Allow: allowed.join(', ') } });
+        }
+        throw new ProblemError(404, 'ROUTE_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
+      }
+      ctx.route = route.name;
+      ctx.params = params;
+      if (state.draining && route.handler !== 'healthz' && route.handler !== 'metrics') {
+        ctx.closeConnection = true;
+        throw new ProblemError(503, 'UNAVAILABLE', 'the proxy is shutting down', { retryable: true });
+      }
+      if (!route.open) {
+        const who = authenticate(req.headers);
+        ctx.identity = who.identity;
+        ctx.keyHash = who.keyHash;
+      }
+      if (!route.open && !route.stream) {
+        if (state.inFlight >= limits.inFlight) {
+          throw new ProblemError(429, 'TOO_MANY_REQUESTS', `${limits.inFlight} requests already in flight`,
+            { retryable: true, headers: { 'Retry-After': '1' } });
+        }
+        state.inFlight += 1;
+        counted = true;
+      }
+      await handlers[route.handler](req, res, ctx);
+    } catch (err) {
+      sendProblem(res, ctx, err);
+    } finally {
+      if (counted) state.inFlight -= 1;
+    }
+  }
+
+  function finish(req, res, ctx) {
+    const totalMs = ctx.elapsedMs();
+    const status = res.headersSent ? res.statusCode : 499; // 499: the caller went away first
+    metrics.requests.inc({ method: ctx.method, route: ctx.route, status });
+    metrics.requestSeconds.observe({ route: ctx.route }, (ctx.streamOpenedMs ?? totalMs) / 1000);
+    const line = {
+      time: new Date().toISOString(),
+      method: ctx.method,
+      route: ctx.route,
+      status,
+      ms: Math.round(totalMs * 10) / 10,
+    };
+    if (ctx.fn) line.fn = ctx.fn;
+    if (ctx.txId) line.txId = ctx.txId;
+    if (ctx.identity) line.identity = ctx.identity;
+    if (ctx.keyHash) line.keyHash = ctx.keyHash;
+    if (ctx.code) line.code = ctx.code;
+    log(JSON.stringify(line));
+  }
+
+  /**
+   * Stop taking work and wait for in-flight requests and awaited commits to finish (at most `timeoutMs`).
+   * Event streams are closed at once (clients resume elsewhere or later with Last-Event-ID).
+   * @returns {Promise<boolean>} true when everything finished in time
+   */
+  async function drain(timeoutMs = limits.shutdownMs) {
+    state.draining = true;
+    for (const stream of [...state.streams]) stream.close();
+    const until = Date.now() + timeoutMs;
+    while (state.inFlight > 0 || state.pendingCommits.size > 0) {
+      if (Date.now() >= until) return false;
+      if (state.pendingCommits.size > 0) {
+        await Promise.race([Promise.allSettled([...state.pendingCommits]), sleep(50)]);
+      } else {
+        await sleep(20);
+      }
+    }
+    return true;
+  }
+
+  return { handle, drain, state, metrics };
+}
+
+function parseArgs(text) {
+  if (text.trim().length === 0) return [];
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`request body is not valid JSON: ${err.message}`);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest('request body must be a JSON object {"args": ["<string>", ...]}');
+  }
+  for (const key of Object.keys(body)) {
+    if (key !== 'args') throw badRequest(`unknown member "${key}" in request body (expected only "args")`);
+  }
+  if (body.args === undefined) return [];
+  if (!Array.isArray(body.args)) throw badRequest('"args" must be an array of strings');
+  body.args.forEach((a, i) => {
+    if (typeof a !== 'string') {
+      throw badRequest(`"args[${i}]" must be a string (the vmledger contract takes one JSON text argument)`);
+    }
+  });
+  return body.args;
+}
+
+function sleep(msDelay) {
+  return new Promise((resolve) => {
+    setTimeout(resolve, msDelay);
+  });
+}
+
+module.exports = { createApp, matchRoute, prefersAsync, parseArgs, ROUTES };

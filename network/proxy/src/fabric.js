@@ -1,0 +1,210 @@
+'use strict';
+/**
+ * The Fabric side: one TLS gRPC connection to this member's peer, one Gateway per configured identity.
+ * Transactions go endorse → submit → commit status as three timed steps, each with its own deadline.
+ *
+ * Errors leave this module already mapped to ProblemErrors (see errors.js), tagged with the step that
+ * failed and the transaction id.
+ */
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const grpc = require('@grpc/grpc-js');
+const { connect, hash, StatusCode } = require('@hyperledger/fabric-gateway');
+const { common } = require('@hyperledger/fabric-protos');
+const { ProblemError, fromGatewayError, fromInvalidCommit } = require('./errors');
+const { newOpenSslSigner } = require('./signer');
+
+/** Validation code number → name (VALID, MVCC_READ_CONFLICT, …). */
+const VALIDATION_CODE_NAMES = Object.freeze(
+  Object.fromEntries(Object.entries(StatusCode).map(([name, value]) => [value, name])),
+);
+
+const deadline = (ms) => new Date(Date.now() + ms);
+const since = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+const now = () => process.hrtime.bigint();
+
+/** Decode a transaction result: its JSON value if it parses, else the UTF-8 text. */
+function decodeResult(bytes) {
+  const text = Buffer.from(bytes ?? []).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+class Fabric {
+  /**
+   * @param {object} config normalised configuration (config.js)
+   * @param {{observeStep?: (step: string, ms: number) => void}} [hooks]
+   */
+  constructor(config, hooks = {}) {
+    this.config = config;
+    this.limits = config.limits;
+    this.observeStep = hooks.observeStep ?? (() => {});
+    const tlsRootCert = fs.readFileSync(config.peer.tlsRootCert);
+    this.client = new grpc.Client(config.peer.endpoint, grpc.credentials.createSsl(tlsRootCert), {
+      'grpc.ssl_target_name_override': config.peer.hostAlias,
+      'grpc.default_authority': config.peer.hostAlias,
+      'grpc.keepalive_time_ms': 60000,
+      'grpc.keepalive_timeout_ms': 20000,
+      'grpc.max_receive_message_length': 100 * 1024 * 1024,
+      'grpc.max_send_message_length': 100 * 1024 * 1024,
+    });
+    /** @type {Map<string, import('@hyperledger/fabric-gateway').Gateway>} */
+    this.gateways = new Map();
+    for (const [name, id] of Object.entries(config.identities)) {
+      const credentials = fs.readFileSync(id.cert);
+      const privateKey = crypto.createPrivateKey(fs.readFileSync(id.key));
+      this.gateways.set(name, connect({
+        client: this.client,
+        identity: { mspId: config.mspId, credentials },
+        // OpenSSL signs the whole message (SHA-256 inside): see signer.js.
+        hash: hash.none,
+        signer: newOpenSslSigner(privateKey),
+        // Defaults for calls made without explicit options (the explicit ones below win).
+        evaluateOptions: () => ({ deadline: deadline(this.limits.evaluateMs) }),
+        endorseOptions: () => ({ deadline: deadline(this.limits.endorseMs) }),
+        submitOptions: () => ({ deadline: deadline(this.limits.submitMs) }),
+        commitStatusOptions: () => ({ deadline: deadline(this.limits.commitMs) }),
+      }));
+    }
+  }
+
+  gateway(identity) {
+    const gw = this.gateways.get(identity);
+    if (!gw) throw new ProblemError(500, 'INTERNAL', `no gateway for identity ${identity}`);
+    return gw;
+  }
+
+  /**
+   * Endorse and submit a transaction to the orderer. Resolves once the orderer accepted it, with the
+   * result and a `commit()` that waits for its commit status.
+   * @param {string} identity
+   * @param {{channel: string, chaincode: string, fn: string, args: string[]}} call
+   * @returns {Promise<{txId: string, result: unknown, timings: {endorseMs: number, submitMs: number},
+   *   commit: () => Promise<{blockNumber: number, validationCode: string, commitMs: number}>}>}
+   * @throws {ProblemError} contract rejection, unavailable peers, timeouts
+   */
+  async submit(identity, { channel, chaincode, fn, args }) {
+    const contract = this.gateway(identity).getNetwork(channel).getContract(chaincode);
+    const proposal = contract.newProposal(fn, { arguments: args });
+    const txId = proposal.getTransactionId();
+
+    let t = now();
+    let transaction;
+    try {
+      transaction = await proposal.endorse({ deadline: deadline(this.limits.endorseMs) });
+    } catch (err) {
+      throw fromGatewayError(err, { step: 'endorse', txId });
+    }
+    const endorseMs = since(t);
+    this.observeStep('endorse', endorseMs);
+
+    t = now();
+    let submitted;
+    try {
+      submitted = await transaction.submit({ deadline: deadline(this.limits.submitMs) });
+    } catch (err) {
+      throw fromGatewayError(err, { step: 'submit', txId });
+    }
+    const submitMs = since(t);
+    this.observeStep('submit', submitMs);
+
+    const commit = async () => {
+      const tc = now();
+      let status;
+      try {
+        status = await submitted.getStatus({ deadline: deadline(this.limits.commitMs) });
+      } catch (err) {
+        throw fromGatewayError(err, { step: 'commit', txId });
+      }
+      const commitMs = since(tc);
+      this.observeStep('commit', commitMs);
+      const outcome = {
+        blockNumber: Number(status.blockNumber),
+        validationCode: VALIDATION_CODE_NAMES[status.code] ?? String(status.code),
+        commitMs,
+      };
+      if (!status.successful) {
+        const problem = fromInvalidCommit({ txId, ...outcome });
+        problem.outcome = outcome;
+        throw problem;
+      }
+      return outcome;
+    };
+
+    return { txId, result: decodeResult(transaction.getResult()), timings: { endorseMs, submitMs }, commit };
+  }
+
+  /**
+   * Evaluate a transaction (no ledger update).
+   * @returns {Promise<unknown>} the result, decoded
+   */
+  async evaluate(identity, { channel, chaincode, fn, args }, timeoutMs = this.limits.evaluateMs) {
+    const contract = this.gateway(identity).getNetwork(channel).getContract(chaincode);
+    const proposal = contract.newProposal(fn, { arguments: args });
+    const t = now();
+    let bytes;
+    try {
+      bytes = await proposal.evaluate({ deadline: deadline(timeoutMs) });
+    } catch (err) {
+      throw fromGatewayError(err, { step: 'evaluate' });
+    }
+    this.observeStep('evaluate', since(t));
+    return decodeResult(bytes);
+  }
+
+  /**
+   * Channel height and block hashes, from qscc GetChainInfo.
+   * @returns {Promise<{height: number, currentBlockHash: string, previousBlockHash: string}>}
+   */
+  async chainInfo(identity, channel, timeoutMs = this.limits.evaluateMs) {
+    const contract = this.gateway(identity).getNetwork(channel).getContract('qscc');
+    const proposal = contract.newProposal('GetChainInfo', { arguments: [channel] });
+    const t = now();
+    let bytes;
+    try {
+      bytes = await proposal.evaluate({ deadline: deadline(timeoutMs) });
+    } catch (err) {
+      throw fromGatewayError(err, { step: 'chaininfo' });
+    }
+    this.observeStep('chaininfo', since(t));
+    const info = common.BlockchainInfo.deserializeBinary(bytes);
+    return {
+      height: Number(info.getHeight()),
+      currentBlockHash: Buffer.from(info.getCurrentblockhash_asU8()).toString('hex'),
+      previousBlockHash: Buffer.from(info.getPreviousblockhash_asU8()).toString('hex'),
+    };
+  }
+
+  /**
+   * A stream of chaincode events. The caller closes it.
+   * @param {{startBlock?: bigint}} position
+   * @returns {Promise<import('@hyperledger/fabric-gateway').CloseableAsyncIterable<any>>}
+   */
+  async chaincodeEvents(identity, channel, chaincode, position) {
+    const network = this.gateway(identity).getNetwork(channel);
+    const options = position.startBlock !== undefined ? { startBlock: position.startBlock } : {};
+    try {
+      return await network.getChaincodeEvents(chaincode, options);
+    } catch (err) {
+      throw fromGatewayError(err, { step: 'events' });
+    }
+  }
+
+  /** Resolves when the gRPC channel to the peer is connected, or rejects after `ms`. */
+  waitForPeer(ms) {
+    return new Promise((resolve, reject) => {
+      this.client.waitForReady(deadline(ms), (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  close() {
+    for (const gw of this.gateways.values()) gw.close();
+    this.client.close();
+  }
+}
+
+module.exports = { Fabric, VALIDATION_CODE_NAMES, decodeResult };

@@ -1,0 +1,375 @@
+'use strict';
+/**
+ * The proxy against the real network: every endpoint, auth failures, each error class with the real
+ * contract's rejections, asynchronous submission, and the event stream resuming after a reconnect.
+ *
+ * Run: node --test --test-concurrency=1 test/e2e/*.test.js (with the network up).
+ */
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const {
+  RUN, loadNetwork, proxyConfig, startProxy, eventually, client, expectProblem, expectOk, readEvents,
+} = require('./helpers');
+
+const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
+const caps = (cpuCores, memoryMib) => ({ cpuCores, memoryMib, networkMbps: 1000, ioMbps: 1000 });
+
+describe('gateway REST proxy on the real network', () => {
+  let network;
+  let member;
+  let proxy;
+  let admin;
+  let user;
+  let channel;
+  let chaincode;
+  const ids = {
+    cloud: `e2e-${RUN}-cloud`,
+    hostDe: `e2e-${RUN}-h-de`,
+    hostUs: `e2e-${RUN}-h-us`,
+    hostSmall: `e2e-${RUN}-h-small`,
+    vm: `e2e-${RUN}-vm`,
+  };
+  let scenarioStartHeight;
+
+  before(async () => {
+    network = loadNetwork();
+    ({ channel, chaincode } = network);
+    member = network.members[0];
+    proxy = await startProxy(proxyConfig(network, member));
+    admin = client(proxy.url, member.apiKeys.admin, { channel, chaincode });
+    user = client(proxy.url, member.apiKeys.user, { channel, chaincode });
+    await eventually(async () => (await fetch(`${proxy.url}/readyz`)).status === 200, 60000, 'proxy /readyz');
+  });
+
+  after(async () => {
+    if (proxy) assert.equal(await proxy.stop(), 0, 'the proxy exits 0 on SIGTERM');
+  });
+
+  describe('operations endpoints', () => {
+    it('the network\'s own proxies are up and ready', async () => {
+      for (const m of network.members) {
+        assert.ok(m.proxy?.url, `members.json gives ${m.org} a proxy url`);
+        assert.equal((await fetch(`${m.proxy.url}/healthz`)).status, 200, `${m.org} /healthz`);
+        const ready = await fetch(`${m.proxy.url}/readyz`);
+        assert.equal(ready.status, 200, `${m.org} /readyz: ${await ready.text()}`);
+      }
+    });
+
+    it('/healthz and /readyz answer without a key', async () => {
+      assert.deepEqual(await expectOk(await fetch(`${proxy.url}/healthz`)), { status: 'ok' });
+      const ready = await expectOk(await fetch(`${proxy.url}/readyz`));
+      assert.equal(ready.status, 'ready');
+      assert.equal(ready.checks.chaincode, chaincode);
+    });
+
+    it('/openapi.json is an OpenAPI 3.1 document', async () => {
+      const doc = await expectOk(await fetch(`${proxy.url}/openapi.json`));
+      assert.equal(doc.openapi, '3.1.0');
+      assert.ok(doc.paths['/channels/{channel}/chaincodes/{chaincode}/transactions/{fn}'].post);
+    });
+
+    it('/channels/{channel}/info answers the height and hashes from qscc', async () => {
+      const info = await admin.info();
+      assert.ok(Number.isInteger(info.height) && info.height > 1);
+      assert.match(info.currentBlockHash, /^[0-9a-f]{64}$/);
+      assert.match(info.previousBlockHash, /^[0-9a-f]{64}$/);
+    });
+  });
+
+  describe('authentication', () => {
+    const endorsements = async () => {
+      const text = await (await fetch(`${proxy.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('vmledger_proxy_fabric_step_duration_seconds_count{step="endorse"}'));
+      const evals = text.split('\n').find((l) => l.startsWith('vmledger_proxy_fabric_step_duration_seconds_count{step="evaluate"}'));
+      return `${line ?? 0}|${evals ?? 0}`;
+    };
+
+    it('answers 401 for a missing or unknown key, and such requests never reach Fabric', async () => {
+      const before_ = await endorsements();
+      const heightBefore = (await admin.info()).height;
+      const anon = client(proxy.url, undefined, { channel, chaincode });
+      const wrong = client(proxy.url, 'f'.repeat(64), { channel, chaincode });
+      for (const c of [anon, wrong]) {
+        await expectProblem(await c.submit('Ping', {}), 401, 'UNAUTHENTICATED');
+        await expectProblem(await c.query('Ping', {}), 401, 'UNAUTHENTICATED');
+        await expectProblem(await c.get(`/channels/${channel}/info`), 401, 'UNAUTHENTICATED');
+        await expectProblem(await c.events('?startBlock=0'), 401, 'UNAUTHENTICATED');
+      }
+      assert.equal(await endorsements(), before_, 'no endorse or evaluate happened');
+      assert.equal((await admin.info()).height, heightBefore, 'nothing was written');
+    });
+
+    it('never writes a key to its log', () => {
+      const all = proxy.logs.join('\n') + proxy.stderr.join('\n');
+      for (const key of Object.values(member.apiKeys)) assert.ok(!all.includes(key));
+    });
+  });
+
+  describe('transactions', () => {
+    it('submits Ping: 200, VALID, block number, result, per-step timings; the chain grows', async () => {
+      const before_ = (await admin.info()).height;
+      const body = await expectOk(await admin.submit('Ping', {}));
+      assert.match(body.txId, /^[0-9a-f]{64}$/);
+      assert.equal(body.validationCode, 'VALID');
+      assert.ok(body.blockNumber >= before_, `block ${body.blockNumber} ≥ height before ${before_}`);
+      assert.equal(typeof body.result, 'object', 'the contract answers JSON');
+      for (const k of ['endorseMs', 'submitMs', 'commitMs', 'totalMs']) assert.ok(Number.isInteger(body.timings[k]), k);
+      assert.ok(body.timings.totalMs >= body.timings.endorseMs + body.timings.commitMs - 2);
+      assert.ok((await admin.info()).height > body.blockNumber);
+      const line = proxy.logs.map((l) => JSON.parse(l)).find((l) => l.txId === body.txId);
+      assert.equal(line.status, 200);
+      assert.equal(line.fn, 'Ping');
+    });
+
+    it('submits asynchronously: 202 with a status URL that reports the commit', async () => {
+      const res = await admin.submit('Ping', {}, { Prefer: 'respond-async' });
+      const accepted = await expectOk(res, 202);
+      assert.equal(accepted.statusUrl, `/channels/${channel}/transactions/${accepted.txId}`);
+      const record = await eventually(async () => {
+        const r = await expectOk(await admin.get(accepted.statusUrl));
+        return r.status === 'pending' ? undefined : r;
+      }, 30000, 'async commit');
+      assert.equal(record.status, 'committed');
+      assert.equal(record.validationCode, 'VALID');
+      assert.ok(Number.isInteger(record.blockNumber));
+      assert.ok(Number.isInteger(record.timings.commitMs));
+      await expectProblem(await admin.get(`/channels/${channel}/transactions/${'0'.repeat(64)}`), 404, 'NOT_FOUND');
+    });
+
+    it('evaluates Ping without writing', async () => {
+      const before_ = (await admin.info()).height;
+      const body = await expectOk(await user.query('Ping', {}));
+      assert.ok('result' in body);
+      assert.equal((await admin.info()).height, before_);
+    });
+  });
+
+  describe('contract rejections, mapped to problems', () => {
+    before(async () => {
+      scenarioStartHeight = (await admin.info()).height;
+    });
+
+    it('registers a cloud, its hosts and a VM (admin identity)', async () => {
+      const cloud = await expectOk(await admin.submit('RegisterCloud', { id: ids.cloud, name: 'E2E cloud' }));
+      assert.equal(cloud.result.id, ids.cloud);
+      assert.equal(cloud.result.mspId, member.mspId);
+      for (const [id, country, capacity] of [[ids.hostDe, 'DE', caps(16, 65536)], [ids.hostUs, 'US', caps(16, 65536)],
+        [ids.hostSmall, 'DE', caps(1, 1024)]]) {
+        await expectOk(await admin.submit('RegisterHost', {
+          id, cloudId: ids.cloud, country, organizations: ['E2E Org'], capacity,
+        }));
+      }
+      const vm = await expectOk(await admin.submit('RegisterVm', {
+        id: ids.vm, cloudId: ids.cloud, hostId: ids.hostDe, requirements: caps(2, 2048),
+        imageHash: sha256(ids.vm), regulation: { countries: ['DE'], organizations: 'All' },
+      }));
+      assert.equal(vm.result.hostId, ids.hostDe);
+      const got = await expectOk(await user.query('GetVm', { id: ids.vm }));
+      assert.equal(got.result.id, ids.vm);
+    });
+
+    it('GetVm of an unknown id → 404 NOT_FOUND', async () => {
+      const p = await expectProblem(await user.query('GetVm', { id: `e2e-${RUN}-nope` }), 404, 'NOT_FOUND');
+      assert.match(p.detail, /nope/);
+      assert.equal(p.type, 'urn:vmledger:problem:NOT_FOUND');
+    });
+
+    it('RegisterCloud twice → 409 ALREADY_EXISTS with the transaction id', async () => {
+      const p = await expectProblem(await admin.submit('RegisterCloud', { id: ids.cloud, name: 'again' }), 409, 'ALREADY_EXISTS');
+      assert.match(p.txId, /^[0-9a-f]{64}$/);
+      assert.equal(p.retryable, undefined);
+    });
+
+    it('RegisterCloud by a client (not admin) identity → 403 UNAUTHORIZED', async () => {
+      await expectProblem(await user.submit('RegisterCloud', { id: `e2e-${RUN}-c2`, name: 'x' }), 403, 'UNAUTHORIZED');
+    });
+
+    it('malformed contract input → 400 INVALID_ARGUMENT', async () => {
+      await expectProblem(await user.query('GetVm', { vm: 'x' }), 400, 'INVALID_ARGUMENT');
+      await expectProblem(await admin.submit('RegisterHost', {
+        id: `e2e-${RUN}-h-bad`, cloudId: ids.cloud, country: 'ZZ', organizations: ['o'], capacity: caps(1, 1),
+      }), 400, 'INVALID_ARGUMENT');
+    });
+
+    it('Migrate to a forbidden country → 422 POLICY_DENIED with the contract\'s details', async () => {
+      const p = await expectProblem(await admin.submit('Migrate', {
+        vmId: ids.vm, destinationHostId: ids.hostUs, imageHash: sha256(ids.vm),
+      }), 422, 'POLICY_DENIED');
+      assert.match(p.detail, /US/);
+      assert.ok(p.details !== undefined, 'details passed through');
+    });
+
+    it('Migrate to a host without room → 422 CAPACITY_EXCEEDED', async () => {
+      await expectProblem(await admin.submit('Migrate', {
+        vmId: ids.vm, destinationHostId: ids.hostSmall, imageHash: sha256(ids.vm),
+      }), 422, 'CAPACITY_EXCEEDED');
+    });
+
+    it('concurrent updates of one host → some 409 MVCC_READ_CONFLICT, retryable, with txId (others 200 or 503 retryable)', async () => {
+      let conflict;
+      for (let round = 0; round < 5 && !conflict; round += 1) {
+        const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => admin.submit('UpdateHost', {
+          id: ids.hostDe, capacity: caps(16 + round * 12 + i, 65536),
+        })));
+        const bodies = await Promise.all(responses.map(async (r) => ({ status: r.status, body: await r.json() })));
+        for (const { status, body } of bodies) {
+          // Endorsers of the two orgs may read different versions while a block is being committed: the
+          // gateway then reports mismatched proposal responses, which the proxy answers 503 retryable.
+          assert.ok(status === 200 || status === 409 || (status === 503 && body.retryable), JSON.stringify(body));
+          if (status === 409) {
+            assert.equal(body.code, 'MVCC_READ_CONFLICT', JSON.stringify(body));
+            conflict ??= body;
+          }
+        }
+        assert.ok(bodies.some((b) => b.status === 200), 'at least one update wins');
+      }
+      assert.ok(conflict, 'saw an MVCC conflict');
+      assert.equal(conflict.retryable, true);
+      assert.match(conflict.txId, /^[0-9a-f]{64}$/);
+      assert.equal(conflict.details.validationCode, 'MVCC_READ_CONFLICT');
+    });
+  });
+
+  describe('chaincode events over SSE', () => {
+    const ours = (messages) => messages.filter((m) => String(m.data?.payload?.id ?? '').startsWith(`e2e-${RUN}-`));
+    const expected = () => [
+      ['CloudRegistered', ids.cloud], ['HostRegistered', ids.hostDe], ['HostRegistered', ids.hostUs],
+      ['HostRegistered', ids.hostSmall], ['VmRegistered', ids.vm],
+    ];
+
+    it('replays from startBlock, and resumes after a reconnect with Last-Event-ID: no loss, no duplicate', async () => {
+      assert.ok(scenarioStartHeight !== undefined, 'the rejection scenario ran first');
+      // First connection: read until two of our events arrived, then drop the connection.
+      const first = await readEvents(await admin.events(`?startBlock=${scenarioStartHeight}`),
+        (msgs) => ours(msgs).length >= 2);
+      assert.ok(ours(first).length >= 2, 'first connection saw two events');
+      const lastId = first.at(-1).id;
+      assert.match(lastId, /^\d+:\d+$/);
+
+      // Second connection resumes after the last id received.
+      const second = await readEvents(await admin.events('', { 'Last-Event-ID': lastId }),
+        (msgs) => ours(first).length + ours(msgs).length >= expected().length);
+      const all = [...first, ...second];
+      const seen = ours(all).map((m) => [m.event, m.data.payload.id]);
+      // UpdateHost events (HostUpdated) of the MVCC test come after; keep the registrations.
+      assert.deepEqual(seen.filter(([e]) => e !== 'HostUpdated').slice(0, expected().length), expected());
+
+      // Ids strictly increase across the reconnect; no id is delivered twice.
+      const keys = all.map((m) => m.id.split(':').map(Number));
+      for (let i = 1; i < keys.length; i += 1) {
+        const [b0, i0] = keys[i - 1];
+        const [b1, i1] = keys[i];
+        assert.ok(b1 > b0 || (b1 === b0 && i1 > i0), `ids increase: ${all[i - 1].id} then ${all[i].id}`);
+      }
+      for (const m of all) {
+        assert.equal(m.event, m.data.eventName);
+        assert.match(m.data.txId, /^[0-9a-f]{64}$/);
+        assert.equal(m.data.blockNumber, Number(m.id.split(':')[0]));
+      }
+    });
+
+    it('delivers new events live (stream opened before the transaction)', async () => {
+      const res = await admin.events();
+      const hostId = `e2e-${RUN}-h-live`;
+      const reading = readEvents(res, (msgs) => msgs.some((m) => m.data?.payload?.id === hostId));
+      await new Promise((r) => setTimeout(r, 300)); // let the stream register with the peer
+      await expectOk(await admin.submit('RegisterHost', {
+        id: hostId, cloudId: ids.cloud, country: 'FR', organizations: ['E2E Org'], capacity: caps(4, 4096),
+      }));
+      const msgs = await reading;
+      const live = msgs.find((m) => m.data?.payload?.id === hostId);
+      assert.ok(live, 'the live event arrived');
+      assert.equal(live.event, 'HostRegistered');
+      assert.equal(live.data.payload.country, 'FR');
+    });
+
+    it('rejects a malformed resume position with 400', async () => {
+      await expectProblem(await admin.events('?startBlock=-3'), 400, 'BAD_REQUEST');
+      await expectProblem(await admin.events('', { 'Last-Event-ID': 'abc' }), 400, 'BAD_REQUEST');
+    });
+  });
+
+  describe('proxy-side errors', () => {
+    it('400 for a bad body, 404/405 for unknown routes and methods, 413 for a large body', async () => {
+      const tx = `${proxy.url}/channels/${channel}/chaincodes/${chaincode}/transactions/Ping`;
+      const key = { 'X-API-Key': member.apiKeys.admin, 'Content-Type': 'application/json' };
+      await expectProblem(await fetch(tx, { method: 'POST', headers: key, body: '{"args": [1]}' }), 400, 'BAD_REQUEST');
+      await expectProblem(await fetch(tx, { method: 'POST', headers: key, body: 'nope' }), 400, 'BAD_REQUEST');
+      await expectProblem(await fetch(tx, { headers: key }), 405, 'METHOD_NOT_ALLOWED');
+      await expectProblem(await fetch(`${proxy.url}/v2/anything`, { headers: key }), 404, 'ROUTE_NOT_FOUND');
+      const big = JSON.stringify({ args: ['x'.repeat(1048577)] });
+      await expectProblem(await fetch(tx, { method: 'POST', headers: key, body: big }), 413, 'PAYLOAD_TOO_LARGE');
+    });
+
+    it('an unknown channel or chaincode is an error problem, not a 500', async () => {
+      const other = client(proxy.url, member.apiKeys.admin, { channel: 'nosuchchannel', chaincode });
+      const r1 = await other.query('Ping', {});
+      assert.ok([404, 503].includes(r1.status), `${r1.status} ${await r1.clone().text()}`);
+      assert.equal(r1.headers.get('content-type'), 'application/problem+json');
+      const missing = client(proxy.url, member.apiKeys.admin, { channel, chaincode: 'nosuchcc' });
+      const r2 = await missing.submit('Ping', {});
+      assert.ok(r2.status >= 400 && r2.status !== 500, `${r2.status} ${await r2.clone().text()}`);
+    });
+
+    it('more requests than limits.inFlight → 429 TOO_MANY_REQUESTS with Retry-After; the others commit', async () => {
+      const capped = await startProxy(proxyConfig(network, member, { inFlight: 2 }));
+      try {
+        const c = client(capped.url, member.apiKeys.admin, { channel, chaincode });
+        const responses = await Promise.all(Array.from({ length: 10 }, () => c.submit('Ping', {})));
+        const statuses = responses.map((r) => r.status);
+        assert.ok(statuses.includes(429), statuses.join());
+        assert.ok(statuses.includes(200), statuses.join());
+        assert.ok(statuses.every((st) => st === 200 || st === 429), statuses.join());
+        const limited = responses.find((r) => r.status === 429);
+        assert.equal(limited.headers.get('retry-after'), '1');
+        await expectProblem(limited, 429, 'TOO_MANY_REQUESTS');
+        await Promise.all(responses.map((r) => r.body?.cancel().catch(() => {})));
+      } finally {
+        assert.equal(await capped.stop(), 0);
+      }
+    });
+
+    it('an unreachable peer → 503 UNAVAILABLE retryable; /readyz 503', async () => {
+      const cfg = proxyConfig(network, member, { endorseMs: 2000, evaluateMs: 2000 });
+      cfg.peer = { ...cfg.peer, endpoint: '127.0.0.1:9' }; // discard port: nothing listens
+      const dead = await startProxy(cfg);
+      try {
+        const c = client(dead.url, member.apiKeys.admin, { channel, chaincode });
+        const p = await expectProblem(await c.submit('Ping', {}), 503, 'UNAVAILABLE');
+        assert.equal(p.retryable, true);
+        await expectProblem(await fetch(`${dead.url}/readyz`), 503, 'UNAVAILABLE');
+        assert.equal((await fetch(`${dead.url}/healthz`)).status, 200);
+      } finally {
+        assert.equal(await dead.stop(), 0);
+      }
+    });
+
+    it('a step over its deadline → 503 TIMEOUT retryable', async () => {
+      const slow = await startProxy(proxyConfig(network, member, { endorseMs: 1, evaluateMs: 1 }));
+      try {
+        const c = client(slow.url, member.apiKeys.admin, { channel, chaincode });
+        const p = await expectProblem(await c.submit('Ping', {}), 503, 'TIMEOUT');
+        assert.equal(p.retryable, true);
+        assert.match(p.detail, /^endorse timed out/);
+        await expectProblem(await c.query('Ping', {}), 503, 'TIMEOUT');
+      } finally {
+        assert.equal(await slow.stop(), 0);
+      }
+    });
+  });
+
+  describe('metrics', () => {
+    it('count requests by route and status, errors by code, and step latencies', async () => {
+      const text = await (await fetch(`${proxy.url}/metrics`)).text();
+      assert.match(text, /vmledger_proxy_http_requests_total\{method="POST",route="\/channels\/\{channel\}\/chaincodes\/\{chaincode\}\/transactions\/\{fn\}",status="200"\} \d+/);
+      for (const code of ['UNAUTHENTICATED', 'NOT_FOUND', 'ALREADY_EXISTS', 'POLICY_DENIED', 'MVCC_READ_CONFLICT']) {
+        assert.match(text, new RegExp(`vmledger_proxy_errors_total\\{code="${code}"\\} \\d+`), code);
+      }
+      for (const step of ['endorse', 'submit', 'commit', 'evaluate', 'chaininfo']) {
+        assert.match(text, new RegExp(`vmledger_proxy_fabric_step_duration_seconds_count\\{step="${step}"\\} [1-9]`), step);
+      }
+      assert.match(text, /vmledger_proxy_transactions_total\{validation_code="MVCC_READ_CONFLICT"\} [1-9]/);
+    });
+  });
+});

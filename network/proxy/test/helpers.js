@@ -1,0 +1,116 @@
+'use strict';
+/**
+ * Helpers for the unit tests: a configuration, a scripted stand-in for the Fabric backend, and the HTTP app
+ * listening on an ephemeral loopback port.
+ */
+
+const http = require('node:http');
+const { validateConfig } = require('../src/config');
+const { createApp } = require('../src/app');
+
+const ADMIN_KEY = 'a'.repeat(32);
+const USER_KEY = 'b'.repeat(32);
+const TX_ID = '0123456789abcdef'.repeat(4);
+
+function testConfig(overrides = {}) {
+  return validateConfig({
+    listen: { host: '127.0.0.1', port: 0 },
+    mspId: 'Org1MSP',
+    peer: { endpoint: '127.0.0.1:7051', hostAlias: 'peer0.org1.vmledger.local', tlsRootCert: '/nonexistent/ca.crt' },
+    identities: { admin: { cert: '/x/admin.pem', key: '/x/admin_sk' }, user: { cert: '/x/user.pem', key: '/x/user_sk' } },
+    apiKeys: [{ key: ADMIN_KEY, identity: 'admin' }, { key: USER_KEY, identity: 'user' }],
+    defaults: { channel: 'federation', chaincode: 'vmledger' },
+    limits: { bodyBytes: 1024, inFlight: 4, endorseMs: 1000, submitMs: 1000, commitMs: 1000, evaluateMs: 1000 },
+    ...overrides,
+  }, { checkFiles: false });
+}
+
+/** An async iterable of chaincode events with close(), like fabric-gateway's. */
+function eventSource(events, { holdOpen = true } = {}) {
+  let closed = false;
+  let wake;
+  return {
+    closed: () => closed,
+    close() {
+      closed = true;
+      wake?.();
+    },
+    async* [Symbol.asyncIterator]() {
+      for (const e of events) {
+        if (closed) return;
+        yield e;
+      }
+      if (holdOpen) {
+        while (!closed) await new Promise((resolve) => { wake = resolve; });
+      }
+    },
+  };
+}
+
+/** A Fabric backend stand-in recording every call; override any method. */
+function fakeFabric(overrides = {}) {
+  const calls = [];
+  const fabric = {
+    calls,
+    async submit(identity, call) {
+      calls.push({ op: 'submit', identity, call });
+      return {
+        txId: TX_ID,
+        result: { echoed: call.args },
+        timings: { endorseMs: 12.4, submitMs: 3.6 },
+        commit: async () => ({ blockNumber: 7, validationCode: 'VALID', commitMs: 50.2 }),
+      };
+    },
+    async evaluate(identity, call) {
+      calls.push({ op: 'evaluate', identity, call });
+      return { pong: true };
+    },
+    async chainInfo(identity, channel) {
+      calls.push({ op: 'chainInfo', identity, channel });
+      return { height: 8, currentBlockHash: 'aa', previousBlockHash: 'bb' };
+    },
+    async chaincodeEvents(identity, channel, chaincode, position) {
+      calls.push({ op: 'events', identity, channel, chaincode, position });
+      return eventSource([]);
+    },
+    async waitForPeer() {},
+    ...overrides,
+  };
+  return fabric;
+}
+
+/** Start the app on 127.0.0.1:<ephemeral>. */
+async function startApp({ config = testConfig(), fabric = fakeFabric() } = {}) {
+  const logs = [];
+  const warnings = [];
+  const app = createApp({ config, fabric, log: (l) => logs.push(l), warn: (l) => warnings.push(l) });
+  const server = http.createServer((req, res) => app.handle(req, res));
+  await new Promise((resolve) => { server.listen(0, '127.0.0.1', resolve); });
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    app,
+    fabric,
+    url,
+    logs,
+    warnings,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => { server.close(resolve); });
+    },
+  };
+}
+
+/** fetch with the API key of `as` (admin|user|none|a literal key). */
+function call(base, path, { as = 'admin', method = 'GET', body, headers = {} } = {}) {
+  const key = { admin: ADMIN_KEY, user: USER_KEY, none: undefined }[as] ?? as;
+  const h = { ...headers };
+  if (key !== undefined) h['X-API-Key'] = key;
+  if (body !== undefined && typeof body !== 'string') h['Content-Type'] = 'application/json';
+  return fetch(`${base}${path}`, {
+    method,
+    headers: h,
+    body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
+  });
+}
+
+module.exports = { ADMIN_KEY, USER_KEY, TX_ID, testConfig, eventSource, fakeFabric, startApp, call };
