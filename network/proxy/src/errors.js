@@ -71,7 +71,7 @@ class ProblemError extends Error {
    * @param {number} status HTTP status
    * @param {string} code stable machine-readable code
    * @param {string} detail human-readable explanation (never a stack trace)
-   * @param {{details?: unknown, txId?: string, retryable?: boolean, headers?: Record<string,string>}} [extra]
+   * @param {{details?: unknown, txId?: string, retryable?: boolean, step?: string, headers?: Record<string,string>}} [extra]
    */
   constructor(status, code, detail, extra = {}) {
     super(detail);
@@ -82,6 +82,7 @@ class ProblemError extends Error {
     this.details = extra.details;
     this.txId = extra.txId;
     this.retryable = extra.retryable;
+    this.step = extra.step;
     this.headers = extra.headers;
   }
 
@@ -97,6 +98,7 @@ class ProblemError extends Error {
     if (this.details !== undefined) body.details = this.details;
     if (this.txId !== undefined) body.txId = this.txId;
     if (this.retryable !== undefined) body.retryable = this.retryable;
+    if (this.step !== undefined) body.step = this.step;
     return body;
   }
 }
@@ -156,6 +158,12 @@ function peerMessages(err) {
  * @returns {ProblemError}
  */
 function fromGatewayError(err, ctx = {}) {
+  const problem = classifyGatewayError(err, ctx);
+  problem.step = ctx.step;
+  return problem;
+}
+
+function classifyGatewayError(err, ctx) {
   const txId = ctx.txId ?? err?.transactionId;
   const step = ctx.step ?? 'call';
 

@@ -285,6 +285,11 @@ function openapiDocument(config) {
             details: { description: 'The contract\'s error details, passed through.' },
             txId: { type: 'string' },
             retryable: { type: 'boolean' },
+            step: {
+              type: 'string',
+              enum: ['endorse', 'submit', 'commit', 'evaluate', 'chaininfo', 'events'],
+              description: 'The Fabric step that failed, for errors that come from the network.',
+            },
           },
         },
       },

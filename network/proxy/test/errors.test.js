@@ -54,6 +54,7 @@ describe('fromGatewayError: contract rejections', () => {
       assert.deepEqual(p.details, { k: code });
       assert.equal(p.txId, TX);
       assert.equal(p.retryable, undefined);
+      assert.equal(p.toJSON().step, 'endorse');
     });
   }
   it('an unknown contract code is 422 with the code kept', () => {
@@ -73,6 +74,7 @@ describe('fromGatewayError: contract rejections', () => {
     assert.equal(p.status, 404);
     assert.equal(p.code, 'NOT_FOUND');
     assert.equal(p.txId, undefined);
+    assert.equal(p.toJSON().step, 'evaluate');
   });
   it('falls back to the error message when details are empty', () => {
     const err = new GatewayError({
