@@ -1,0 +1,421 @@
+//! # vmledger-e2e
+//!
+//! End-to-end tests of vmledger on a real Fabric network: the `vmledger` CLI, the SDK and the
+//! destination agent, against the members' gateway REST proxies.
+//!
+//! The tests are `#[ignore]`d unless asked for, because they need a running network:
+//!
+//! ```text
+//! network/vmledger-net up
+//! cargo build -p vmledger-client --bin vmledger
+//! cargo test -p vmledger-e2e -- --ignored
+//! ```
+//!
+//! They read `network/run/members.json` (or `VMLEDGER_NETWORK_FILE`) and fail with a clear message
+//! when it is absent or a proxy is not ready. Every test makes its own clouds, hosts and VMs with
+//! ids unique to the run, so reruns on the same ledger work and tests run in parallel.
+//!
+//! This library is the scenario harness the tests are written in: [`Federation`] (the network,
+//! its members' typed ledgers and the CLI), [`Scenario`] (two clouds with hosts chosen to exercise
+//! each rule), [`Cli`] (one `vmledger` invocation) and [`Agent`] (a running `vmledger agent`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sha2::Digest;
+use vmledger_client::{Members, Profile, VmLedger};
+use vmledger_contract::model::{Allowed, Prices, Regulation, Resources};
+use vmledger_contract::msg;
+
+/// Exit codes of the CLI (client/README.md).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const USAGE: i32 = 2;
+    pub const DENIED: i32 = 3;
+    pub const REJECTED: i32 = 4;
+    pub const UNREACHABLE: i32 = 5;
+    pub const UNAUTHENTICATED: i32 = 6;
+    pub const NOT_FOUND: i32 = 7;
+    pub const CONFLICT: i32 = 8;
+}
+
+/// The running network, as members.json describes it.
+#[derive(Debug, Clone)]
+pub struct Federation {
+    pub members_file: PathBuf,
+    pub members: Members,
+}
+
+/// `GET /readyz` of a proxy answers 200.
+fn ready(url: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).map_err(|e| e.to_string())?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    write!(stream, "GET /readyz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let status = answer.lines().next().unwrap_or_default().to_owned();
+    if status.contains(" 200 ") { Ok(()) } else { Err(format!("answered `{status}`")) }
+}
+
+/// Runs a future on the harness's runtime (the SDK is async; the tests are plain `#[test]`s).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+        })
+        .block_on(future)
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+impl Federation {
+    /// Reads members.json and checks that every member's proxy is ready. Panics with what to do
+    /// when the network is not there.
+    pub fn connect() -> Federation {
+        static CHECKED: OnceLock<Federation> = OnceLock::new();
+        CHECKED
+            .get_or_init(|| {
+                let members_file = std::env::var_os("VMLEDGER_NETWORK_FILE")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| workspace_root().join("network/run/members.json"));
+                let members = Members::load(&members_file).unwrap_or_else(|e| {
+                    panic!("end-to-end tests need a running network: {e}: {}\nstart it with `network/vmledger-net up`", std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default())
+                });
+                assert!(members.members.len() >= 2, "end-to-end tests need at least two members in {}", members_file.display());
+                for member in &members.members {
+                    if let Err(why) = ready(&member.proxy.url) {
+                        panic!("the proxy of {} at {} is not ready ({why}): is the network up? `network/vmledger-net status`", member.org, member.proxy.url);
+                    }
+                }
+                Federation { members_file, members }
+            })
+            .clone()
+    }
+
+    /// The org names of the first two members: the source and the destination of the scenarios.
+    pub fn orgs(&self) -> (String, String) {
+        (self.members.members[0].org.clone(), self.members.members[1].org.clone())
+    }
+
+    /// The typed contract as `identity` (`admin`/`user`) of `org`.
+    pub fn ledger(&self, org: &str, identity: &str) -> VmLedger {
+        Profile::from_members(&self.members, org, identity)
+            .map(|p| p.ledger().expect("gateway"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A `vmledger` invocation as `identity` of `org`.
+    pub fn cli(&self, org: &str, identity: &str) -> Cli {
+        Cli::new()
+            .arg("--network-file")
+            .arg(self.members_file.to_str().expect("utf-8 path"))
+            .args(["--member", org, "--as", identity, "--quiet"])
+    }
+}
+
+/// A name unique to this run: `{prefix}-{run}-{n}`.
+pub fn unique(prefix: &str) -> String {
+    static RUN: OnceLock<String> = OnceLock::new();
+    static N: AtomicU32 = AtomicU32::new(0);
+    let run = RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        format!("{:x}", (nanos / 1000) as u64 ^ u64::from(std::process::id()))
+    });
+    format!("{prefix}-{run}-{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The `vmledger` binary next to this test executable (built by `cargo build -p vmledger-client`).
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("VMLEDGER_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable");
+    // target/<profile>/deps/it-… → target/<profile>/vmledger
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let binary = profile_dir.join("vmledger");
+    assert!(
+        binary.is_file(),
+        "the CLI is not built: run `cargo build -p vmledger-client --bin vmledger` first (looked for {})",
+        binary.display()
+    );
+    binary
+}
+
+/// One `vmledger` invocation.
+#[derive(Debug, Clone, Default)]
+pub struct Cli {
+    args: Vec<String>,
+}
+
+/// What a `vmledger` invocation did.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    /// stdout as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    pub fn expect(self, code: i32) -> Ran {
+        assert_eq!(
+            self.code, code,
+            "exit code {} (expected {code})\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl Cli {
+    pub fn new() -> Cli {
+        Cli::default()
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Cli {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Cli {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(binary());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("VMLEDGER_") {
+                command.env_remove(key);
+            }
+        }
+        command.args(&self.args);
+        command
+    }
+
+    /// Runs to completion (blocking: call from `spawn_blocking` in async tests).
+    pub fn run(&self) -> Ran {
+        let output = self.command().output().expect("run vmledger");
+        Ran {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Starts `vmledger … agent` (the args must end with the agent's) and waits for it to listen.
+    pub fn start_agent(&self) -> Agent {
+        let mut child =
+            self.command().stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the agent");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().expect("stdout")).read_line(&mut line).expect("the agent's first line");
+        let started: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("the agent did not start: `{line}`"));
+        Agent { url: started["url"].as_str().expect("url").to_owned(), child }
+    }
+}
+
+/// A running destination agent; stopped when dropped.
+#[derive(Debug)]
+pub struct Agent {
+    pub url: String,
+    child: Child,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A VM image on disk, and its SHA-256.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub path: PathBuf,
+    pub hash: String,
+    pub bytes: u64,
+}
+
+impl Image {
+    /// Writes `size` bytes of content derived from `seed` into `dir`.
+    pub fn make(dir: &Path, seed: &str, size: usize) -> Image {
+        let mut data = Vec::with_capacity(size + 32);
+        let mut block = sha2::Sha256::digest(seed.as_bytes());
+        while data.len() < size {
+            data.extend_from_slice(&block);
+            block = sha2::Sha256::digest(block);
+        }
+        data.truncate(size);
+        Image::write(dir, &format!("{seed}.raw"), &data)
+    }
+
+    pub fn write(dir: &Path, name: &str, data: &[u8]) -> Image {
+        let path = dir.join(name);
+        std::fs::write(&path, data).expect("write image");
+        Image { path, hash: hex::encode(sha2::Sha256::digest(data)), bytes: data.len() as u64 }
+    }
+
+    /// The same image with one byte changed.
+    pub fn tampered(&self, dir: &Path) -> Image {
+        let mut data = std::fs::read(&self.path).expect("read image");
+        let middle = data.len() / 2;
+        data[middle] ^= 0xff;
+        Image::write(dir, "tampered.raw", &data)
+    }
+
+    pub fn path_str(&self) -> &str {
+        self.path.to_str().expect("utf-8 path")
+    }
+}
+
+/// Two clouds of two members, with hosts chosen so that each rule can be broken on its own.
+///
+/// The VM's regulation allows countries JP and GB and organisations CompanyA and CompanyB.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub federation: Federation,
+    /// Member operating cloud A (the source) and member operating cloud B (the destination).
+    pub org_a: String,
+    pub org_b: String,
+    pub cloud_a: String,
+    pub cloud_b: String,
+    /// Cloud A, JP, CompanyA: where the VM starts.
+    pub host_a: String,
+    /// Cloud B, GB, CompanyB: permitted.
+    pub host_b: String,
+    /// Cloud B, US, CompanyB: denied by country.
+    pub host_b_us: String,
+    /// Cloud B, GB, CompanyC: denied by organisation.
+    pub host_b_other_org: String,
+    /// Cloud B, GB, CompanyB, 1 core: denied by capacity.
+    pub host_b_tiny: String,
+}
+
+/// What a VM needs in the scenarios: 2 cores.
+pub const VM_NEEDS: Resources = Resources { cpu_cores: 2, memory_mib: 2048, network_mbps: 100, io_mbps: 50 };
+
+impl Scenario {
+    /// Registers the clouds (with prices) and hosts, through the SDK as each member's admin.
+    pub fn given_two_clouds() -> Scenario {
+        let federation = Federation::connect();
+        let (org_a, org_b) = federation.orgs();
+        let s = Scenario {
+            cloud_a: unique("cloud-a"),
+            cloud_b: unique("cloud-b"),
+            host_a: unique("a-jp"),
+            host_b: unique("b-gb"),
+            host_b_us: unique("b-us"),
+            host_b_other_org: unique("b-gb-c"),
+            host_b_tiny: unique("b-gb-tiny"),
+            org_a,
+            org_b,
+            federation,
+        };
+        let admin_a = s.federation.ledger(&s.org_a, "admin");
+        let admin_b = s.federation.ledger(&s.org_b, "admin");
+        let prices = |currency: &str, cpu: u64| Prices {
+            currency: currency.into(),
+            cpu_core_hour: cpu,
+            memory_gib_hour: 1000,
+            network_mbps_hour: 10,
+            io_mbps_hour: 5,
+        };
+        let cloud_a = msg::RegisterCloud {
+            id: s.cloud_a.clone(),
+            name: "Cloud A".into(),
+            prices: Some(prices("JPY", 5_000_000)),
+        };
+        let cloud_b =
+            msg::RegisterCloud { id: s.cloud_b.clone(), name: "Cloud B".into(), prices: Some(prices("EUR", 30_000)) };
+        let (a, b) =
+            block_on(async { tokio::join!(admin_a.register_cloud(&cloud_a), admin_b.register_cloud(&cloud_b)) });
+        a.expect("register cloud A");
+        b.expect("register cloud B");
+        let big = Resources { cpu_cores: 16, memory_mib: 65536, network_mbps: 10000, io_mbps: 2000 };
+        let host = |id: &str, cloud: &str, country: &str, org: &str, capacity: Resources| msg::RegisterHost {
+            id: id.into(),
+            cloud_id: cloud.into(),
+            country: country.into(),
+            organizations: vec![org.into()],
+            capacity,
+        };
+        let tiny = Resources { cpu_cores: 1, ..big };
+        let hosts = [
+            host(&s.host_a, &s.cloud_a, "JP", "CompanyA", big),
+            host(&s.host_b, &s.cloud_b, "GB", "CompanyB", big),
+            host(&s.host_b_us, &s.cloud_b, "US", "CompanyB", big),
+            host(&s.host_b_other_org, &s.cloud_b, "GB", "CompanyC", big),
+            host(&s.host_b_tiny, &s.cloud_b, "GB", "CompanyB", tiny),
+        ];
+        let (r1, r2, r3, r4, r5) = block_on(async {
+            tokio::join!(
+                admin_a.register_host(&hosts[0]),
+                admin_b.register_host(&hosts[1]),
+                admin_b.register_host(&hosts[2]),
+                admin_b.register_host(&hosts[3]),
+                admin_b.register_host(&hosts[4]),
+            )
+        });
+        for (what, r) in [("A", r1), ("B", r2), ("B us", r3), ("B other org", r4), ("B tiny", r5)] {
+            r.unwrap_or_else(|e| panic!("register host {what}: {e}"));
+        }
+        s
+    }
+
+    /// The regulation of the scenario's VMs.
+    pub fn regulation() -> Regulation {
+        Regulation {
+            countries: Allowed::Only(vec!["JP".into(), "GB".into()]),
+            organizations: Allowed::Only(vec!["CompanyA".into(), "CompanyB".into()]),
+        }
+    }
+
+    /// Registers a VM of cloud A on host A with `image`'s hash, through the CLI as A's user.
+    pub fn given_a_vm(&self, image: &Image) -> String {
+        let vm = unique("vm");
+        self.cli_a("user")
+            .args(["vm", "register", "--id", &vm, "--cloud", &self.cloud_a, "--host", &self.host_a])
+            .args(["--cpu", "2", "--memory-mib", "2048", "--network-mbps", "100", "--io-mbps", "50"])
+            .args(["--image-hash", &image.hash, "--countries", "JP,GB", "--organizations", "CompanyA,CompanyB"])
+            .run()
+            .expect(exit::OK);
+        vm
+    }
+
+    /// The CLI as `identity` of the source member.
+    pub fn cli_a(&self, identity: &str) -> Cli {
+        self.federation.cli(&self.org_a, identity)
+    }
+
+    /// The CLI as `identity` of the destination member.
+    pub fn cli_b(&self, identity: &str) -> Cli {
+        self.federation.cli(&self.org_b, identity)
+    }
+
+    pub fn ledger_a(&self) -> VmLedger {
+        self.federation.ledger(&self.org_a, "user")
+    }
+
+    pub fn ledger_b(&self) -> VmLedger {
+        self.federation.ledger(&self.org_b, "user")
+    }
+}

@@ -1,0 +1,117 @@
+//! A destination accepts a VM only if what arrived hashes to what the source recorded. A tampered
+//! or truncated image is committed as a rejected migration; the VM stays where it was.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use vmledger_contract::model::{MigrationStatus, VmStatus};
+use vmledger_e2e::{Image, Scenario, block_on, exit, unique};
+
+/// A migration of `vm` to host B indicated with `image`'s hash; returns its id.
+fn indicated(s: &Scenario, vm: &str, image: &Image) -> String {
+    let started = s
+        .cli_a("user")
+        .args(["--json", "migrate", "start", "--vm", vm, "--to-host", &s.host_b, "--image", image.path_str()])
+        .run()
+        .expect(exit::OK)
+        .json();
+    started["txId"].as_str().expect("tx id").to_owned()
+}
+
+/// The VM is still on host A, running, and the rejected migration records what was observed.
+fn stayed(s: &Scenario, vm: &str, migration_id: &str, observed: &str) {
+    let ledger = s.ledger_a();
+    let (vm, migration) = block_on(async { tokio::join!(ledger.get_vm(vm), ledger.get_migration(migration_id)) });
+    let (vm, migration) = (vm.expect("vm"), migration.expect("migration"));
+    assert_eq!(migration.status, MigrationStatus::Rejected);
+    assert_eq!(migration.observed_hash.as_deref(), Some(observed));
+    assert_eq!(vm.host_id, s.host_a, "the VM stays where it was");
+    assert_eq!(vm.status, VmStatus::Running);
+    assert_eq!(vm.pending_migration_id, None);
+}
+
+#[test]
+#[ignore = "end-to-end: needs a running network"]
+fn a_tampered_image_sent_to_the_agent_is_rejected_on_the_ledger() {
+    let s = Scenario::given_two_clouds();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let image = Image::make(tmp.path(), &unique("image"), 4 << 20);
+    let tampered = image.tampered(tmp.path());
+    let vm = s.given_a_vm(&image);
+    let agent = s
+        .cli_b("user")
+        .args(["--json", "agent", "--listen", "127.0.0.1:0", "--dir", tmp.path().join("agent").to_str().expect("path")])
+        .start_agent();
+
+    let id = indicated(&s, &vm, &image);
+    let sent = s
+        .cli_a("user")
+        .args(["--json", "migrate", "send", &id, "--image", tampered.path_str(), "--to-agent", &agent.url])
+        .run()
+        .expect(exit::REJECTED)
+        .json();
+    assert_eq!(sent["receipt"]["status"], "rejected");
+    stayed(&s, &vm, &id, &tampered.hash);
+
+    // The reservation was released: the intact image now goes through.
+    let landing = tmp.path().join("landing");
+    s.cli_a("user")
+        .args(["migrate", "run", "--vm", &vm, "--to-host", &s.host_b, "--image", image.path_str()])
+        .args(["--to-dir", landing.to_str().expect("path"), "--dest-member", &s.org_b])
+        .run()
+        .expect(exit::OK);
+}
+
+#[test]
+#[ignore = "end-to-end: needs a running network"]
+fn a_tampered_image_in_the_folder_is_rejected_by_the_destination() {
+    let s = Scenario::given_two_clouds();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let image = Image::make(tmp.path(), &unique("image"), 1 << 20);
+    let tampered = image.tampered(tmp.path());
+    let vm = s.given_a_vm(&image);
+    let id = indicated(&s, &vm, &image);
+    let confirmed = s
+        .cli_b("user")
+        .args(["--json", "migrate", "confirm", &id, "--image", tampered.path_str()])
+        .run()
+        .expect(exit::REJECTED)
+        .json();
+    assert_eq!(confirmed["result"]["status"], "rejected");
+    stayed(&s, &vm, &id, &tampered.hash);
+}
+
+#[test]
+#[ignore = "end-to-end: needs a running network"]
+fn a_truncated_upload_is_rejected_never_accepted() {
+    let s = Scenario::given_two_clouds();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let image = Image::make(tmp.path(), &unique("image"), 1 << 20);
+    let vm = s.given_a_vm(&image);
+    let agent = s
+        .cli_b("user")
+        .args(["--json", "agent", "--listen", "127.0.0.1:0", "--dir", tmp.path().join("agent").to_str().expect("path")])
+        .start_agent();
+    let id = indicated(&s, &vm, &image);
+
+    // The sender dies after half the image.
+    let data = std::fs::read(&image.path).expect("image");
+    let half = &data[..data.len() / 2];
+    let mut stream = std::net::TcpStream::connect(agent.url.trim_start_matches("http://")).expect("connect");
+    write!(stream, "PUT /migrations/{id}/image HTTP/1.1\r\nHost: agent\r\nContent-Length: {}\r\n\r\n", data.len())
+        .expect("head");
+    stream.write_all(half).expect("half the body");
+    drop(stream);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let migration = block_on(s.ledger_a().get_migration(&id)).expect("migration");
+        if migration.status != MigrationStatus::Indicated {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the agent never answered the truncated upload on the ledger");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let partial = Image::write(tmp.path(), "partial.raw", half);
+    stayed(&s, &vm, &id, &partial.hash);
+}

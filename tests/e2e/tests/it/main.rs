@@ -1,0 +1,11 @@
+//! End-to-end tests on a real network (see the crate docs: they are `#[ignore]`d unless run with
+//! `cargo test -p vmledger-e2e -- --ignored`, after `cargo build -p vmledger-client`).
+
+mod authorization;
+mod billing;
+mod denial;
+mod events;
+mod exit_codes;
+mod history;
+mod integrity;
+mod migration;
