@@ -6,7 +6,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
-const { ADMIN_KEY, USER_KEY, TX_ID, testConfig, eventSource, fakeFabric, startApp, call } = require('./helpers');
+const { ADMIN_KEY, USER_KEY, TX_ID, testConfig, eventSource, fakeFabric, startApp, call, readEvents } = require('./helpers');
 const { ProblemError, fromInvalidCommit } = require('../src/errors');
 const { matchRoute, prefersAsync, ROUTES } = require('../src/app');
 
@@ -324,32 +324,6 @@ describe('queries and channel info', () => {
 });
 
 describe('event stream', () => {
-  /** Read SSE messages until `count` messages with an id arrived. */
-  async function readMessages(res, count) {
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
-    const messages = [];
-    while (messages.length < count) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      let cut;
-      while ((cut = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, cut);
-        buf = buf.slice(cut + 2);
-        const msg = {};
-        for (const line of block.split('\n')) {
-          const colon = line.indexOf(': ');
-          if (colon > 0) msg[line.slice(0, colon)] = line.slice(colon + 2);
-        }
-        if (msg.id !== undefined || msg.event !== undefined) messages.push(msg);
-      }
-    }
-    await reader.cancel();
-    return messages.slice(0, count);
-  }
-
   const events = [
     { blockNumber: 5n, transactionId: 't1', eventName: 'CloudRegistered', payload: Buffer.from('{"id":"c1"}') },
     { blockNumber: 5n, transactionId: 't2', eventName: 'HostRegistered', payload: Buffer.from('{"id":"h1"}') },
@@ -372,17 +346,17 @@ describe('event stream', () => {
       let res = await call(s.url, `${EV_PATH}?startBlock=5`);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
-      const first = await readMessages(res, 2);
+      const first = await readEvents(res, (msgs) => msgs.length >= 2);
       assert.deepEqual(first.map((m) => [m.id, m.event]), [['5:0', 'CloudRegistered'], ['5:1', 'HostRegistered']]);
-      assert.deepEqual(JSON.parse(first[0].data), { blockNumber: 5, txId: 't1', eventName: 'CloudRegistered', payload: { id: 'c1' } });
+      assert.deepEqual(first[0].data, { blockNumber: 5, txId: 't1', eventName: 'CloudRegistered', payload: { id: 'c1' } });
       await new Promise((r) => setTimeout(r, 20));
       assert.equal(sources[0].closed(), true, 'the Fabric stream is closed when the client goes away');
       assert.equal(s.app.state.streams.size, 0);
 
       res = await call(s.url, EV_PATH, { headers: { 'Last-Event-ID': '5:1' } });
-      const rest = await readMessages(res, 1);
+      const rest = await readEvents(res, (msgs) => msgs.length >= 1);
       assert.deepEqual(rest.map((m) => m.id), ['6:0']);
-      assert.equal(JSON.parse(rest[0].data).payload, 'not json');
+      assert.equal(rest[0].data.payload, 'not json');
       assert.deepEqual(fabric.calls.map((c) => c.position), [{ startBlock: 5n }, { startBlock: 5n, skipThrough: { block: 5n, index: 1 } }]);
     } finally {
       await s.close();

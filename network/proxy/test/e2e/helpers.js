@@ -12,6 +12,7 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { readEvents } = require('../helpers');
 
 const PROXY_DIR = path.resolve(__dirname, '..', '..');
 const REPO = path.resolve(PROXY_DIR, '..', '..');
@@ -161,50 +162,6 @@ async function expectOk(res, status = 200) {
   const text = await res.text();
   assert.equal(res.status, status, text);
   return JSON.parse(text);
-}
-
-/**
- * Read SSE messages from a fetch Response until `stop(messages)` is true or `ms` pass; then cancel.
- * @returns {Promise<{id?: string, event?: string, data?: any}[]>}
- */
-async function readEvents(res, stop, ms = 30000) {
-  assert.equal(res.status, 200, res.status === 200 ? '' : await res.text());
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  const messages = [];
-  let buf = '';
-  const timer = setTimeout(() => reader.cancel().catch(() => {}), ms);
-  try {
-    while (!stop(messages)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      let cut;
-      while ((cut = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, cut);
-        buf = buf.slice(cut + 2);
-        const msg = {};
-        for (const line of block.split('\n')) {
-          if (line.startsWith(':')) continue;
-          const colon = line.indexOf(':');
-          if (colon <= 0) continue;
-          const field = line.slice(0, colon);
-          const value = line.slice(colon + 1).trimStart();
-          if (field === 'data') msg.data = msg.data === undefined ? value : `${msg.data}\n${value}`;
-          else msg[field] = value;
-        }
-        if (msg.data !== undefined) {
-          msg.data = JSON.parse(msg.data);
-          messages.push(msg);
-          if (stop(messages)) break;
-        }
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-    await reader.cancel().catch(() => {});
-  }
-  return messages;
 }
 
 /** Run `fn` over `items` with at most `limit` at once; results in order. */
