@@ -341,6 +341,8 @@ pub async fn migrate(ledger: &impl Ledger, input: msg::Migrate) -> Result<Migrat
 /// The Confirmation, by the destination's operator with the hash of what it received. Equal hash:
 /// confirmed, the VM moves, its source residency closes and the destination's opens (Leave and
 /// Arrival). Different hash: rejected and committed as evidence; the VM stays where it was.
+/// The residency policy is checked again on arrival: `POLICY_DENIED` if the host or the regulation
+/// changed since the Indication so that the host is now forbidden (the operator then cancels).
 pub async fn confirm_migration(ledger: &impl Ledger, input: msg::ConfirmMigration) -> Result<Migration> {
     validate::id("migrationId", &input.migration_id)?;
     let observed_hash = parse_hash("observedHash", &input.observed_hash)?;
@@ -369,11 +371,6 @@ pub async fn confirm_migration(ledger: &impl Ledger, input: msg::ConfirmMigratio
     vm.pending_migration_id = None;
 
     if intact {
-        let source_key = state::allocation(&migration.source.host_id);
-        let mut source: Allocation = state::load(ledger, &source_key).await?.unwrap_or_default();
-        source.running = source.running.minus(&migration.requirements);
-        destination.running = destination.running.plus(&migration.requirements);
-        close_residency(ledger, &vm).await?;
         let host: Host = state::require(
             ledger,
             Kind::Host,
@@ -381,6 +378,17 @@ pub async fn confirm_migration(ledger: &impl Ledger, input: msg::ConfirmMigratio
             &state::host(&migration.destination.host_id),
         )
         .await?;
+        // The host or the regulation may have changed since the Indication: the VM still never
+        // lands where its regulation forbids (the operator cancels such a migration).
+        let denials = residency_denials(&vm.regulation, &host);
+        if !denials.is_empty() {
+            return Err(ContractError::PolicyDenied { vm_id: vm.id, host_id: host.id, reasons: denials });
+        }
+        let source_key = state::allocation(&migration.source.host_id);
+        let mut source: Allocation = state::load(ledger, &source_key).await?.unwrap_or_default();
+        source.running = source.running.minus(&migration.requirements);
+        destination.running = destination.running.plus(&migration.requirements);
+        close_residency(ledger, &vm).await?;
         vm.host_id = host.id.clone();
         vm.since = tx.timestamp;
         vm.residency_tx_id = tx.id.clone();

@@ -131,6 +131,18 @@ pub struct WireError {
 }
 
 impl ContractError {
+    /// Every code [`ContractError::code`] answers.
+    pub const CODES: [&'static str; 8] = [
+        "INVALID_ARGUMENT",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "UNAUTHORIZED",
+        "POLICY_DENIED",
+        "CAPACITY_EXCEEDED",
+        "CONFLICT",
+        "LEDGER",
+    ];
+
     /// The stable machine-readable code, e.g. `POLICY_DENIED`.
     pub fn code(&self) -> &'static str {
         match self {

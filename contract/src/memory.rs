@@ -144,6 +144,9 @@ impl Ledger for TxView<'_> {
     async fn range(&self, start: &str, end: &str, page_size: u32, bookmark: Option<&str>) -> Result<RangePage> {
         let state = self.store.state.borrow();
         let from = bookmark.filter(|b| !b.is_empty()).unwrap_or(start).to_owned();
+        if from.as_str() >= end {
+            return Ok(RangePage::default());
+        }
         let mut entries =
             state.range(from..end.to_owned()).map(|(key, value)| Entry { key: key.clone(), value: value.clone() });
         let limit = if page_size == 0 { usize::MAX } else { page_size as usize };

@@ -65,6 +65,12 @@ async fn follow_index<T: DeserializeOwned>(
     page_size: u32,
     bookmark: Option<&str>,
 ) -> Result<Page<T>> {
+    // A bookmark is where the next page starts: one from another listing would read other records.
+    if let Some(b) = bookmark.filter(|b| !b.is_empty())
+        && !(start.as_str() <= b && b < end.as_str())
+    {
+        return Err(ContractError::invalid("bookmark", format!("`{b}` is not a bookmark of this listing")));
+    }
     let page = ledger.range(&start, &end, page_size, bookmark).await?;
     let mut items = Vec::with_capacity(page.entries.len());
     for entry in page.entries {
@@ -124,22 +130,17 @@ pub async fn vm_history(ledger: &impl Ledger, input: msg::ById) -> Result<VmHist
     let (start, end) = state::prefix_range(&state::residencies_of_vm(&vm.id));
     let mut residencies = Vec::new();
     for entry in ledger.range(&start, &end, 0, None).await?.entries {
-        residencies.push(decode::<Residency>(&entry.key, &entry.value)?);
+        residencies.push(state::decode::<Residency>(&entry.key, &entry.value)?);
     }
     let mut regulation_changes: Vec<RegulationChange> = Vec::new();
     for version in ledger.history(&vm_key).await? {
         let Some(value) = version.value.filter(|_| !version.is_delete) else { continue };
-        let regulation = decode::<VirtualMachine>(&vm_key, &value)?.regulation;
+        let regulation = state::decode::<VirtualMachine>(&vm_key, &value)?.regulation;
         if regulation_changes.last().is_none_or(|last| last.regulation != regulation) {
             regulation_changes.push(RegulationChange { tx_id: version.tx_id, at: version.timestamp, regulation });
         }
     }
     Ok(VmHistory { vm, migrations, residencies, regulation_changes })
-}
-
-fn decode<T: DeserializeOwned>(key: &str, json: &str) -> Result<T> {
-    serde_json::from_str(json)
-        .map_err(|e| ContractError::Ledger { reason: format!("undecodable state at `{key}`: {e}") })
 }
 
 /// What a cloud hosted over `[from, to)`: per VM, the time spent on its hosts, resource-hours, and

@@ -119,10 +119,14 @@ pub fn prefix_range(prefix: &str) -> (String, String) {
 pub async fn load<T: DeserializeOwned>(ledger: &impl Ledger, key: &str) -> Result<Option<T>> {
     match ledger.get(key).await? {
         None => Ok(None),
-        Some(json) => serde_json::from_str(&json)
-            .map(Some)
-            .map_err(|e| ContractError::Ledger { reason: format!("undecodable state at `{key}`: {e}") }),
+        Some(json) => decode(key, &json).map(Some),
     }
+}
+
+/// Decodes the value stored at `key`.
+pub fn decode<T: DeserializeOwned>(key: &str, json: &str) -> Result<T> {
+    serde_json::from_str(json)
+        .map_err(|e| ContractError::Ledger { reason: format!("undecodable state at `{key}`: {e}") })
 }
 
 /// Reads a record that must exist: `NOT_FOUND` naming the kind and id otherwise.

@@ -161,6 +161,22 @@ mod dispatch {
     }
 
     #[test]
+    fn every_code_is_listed_once() {
+        let samples = [
+            crate::ContractError::invalid("f", "r"),
+            crate::ContractError::not_found(crate::Kind::Vm, "v"),
+            crate::ContractError::AlreadyExists { kind: crate::Kind::Vm, id: "v".into() },
+            crate::ContractError::Unauthorized { rule: "r".into(), caller_msp_id: "m".into(), caller_role: None },
+            crate::ContractError::PolicyDenied { vm_id: "v".into(), host_id: "h".into(), reasons: vec![] },
+            crate::ContractError::CapacityExceeded { host_id: "h".into(), shortfalls: vec![] },
+            crate::ContractError::conflict("c"),
+            crate::ContractError::Ledger { reason: "l".into() },
+        ];
+        let codes: Vec<_> = samples.iter().map(crate::ContractError::code).collect();
+        assert_eq!(codes, crate::ContractError::CODES);
+    }
+
+    #[test]
     fn every_exported_function_is_dispatched() {
         let ledger = set_up();
         for function in crate::FUNCTIONS {
@@ -699,6 +715,23 @@ mod confirm_migration {
     }
 
     #[test]
+    fn the_policy_is_checked_again_on_arrival() {
+        let ledger = set_up();
+        let m = indicated(&ledger);
+        ok::<Host>(&ledger, &org2_admin(), "UpdateHost", json!({ "id": "b-gb-1", "country": "DE" }));
+        let error = refused(
+            &ledger,
+            &org2_user(),
+            "ConfirmMigration",
+            json!({ "migrationId": m.id, "observedHash": HASH }),
+            "POLICY_DENIED",
+        );
+        assert!(error.to_string().contains("country DE"), "{error}");
+        ok::<Migration>(&ledger, &org1_user(), "CancelMigration", json!({ "migrationId": m.id }));
+        assert_eq!(vm(&ledger).host_id, "a-jp-1");
+    }
+
+    #[test]
     fn only_the_destination_confirms() {
         let ledger = set_up();
         let m = indicated(&ledger);
@@ -815,6 +848,27 @@ mod list_migrations {
         let since: Page<Migration> =
             ok(&ledger, &org2_user(), "ListMigrations", json!({ "cloudId": "cloud-a", "from": later }));
         assert_eq!(since.items.iter().map(|m| &m.id).collect::<Vec<_>>(), [&ids[1], &ids[2]]);
+    }
+
+    #[test]
+    fn a_bookmark_of_another_listing_is_refused() {
+        let ledger = set_up();
+        let foreign = crate::state::cloud("cloud-a");
+        let error = refused(
+            &ledger,
+            &org1_user(),
+            "ListMigrations",
+            json!({ "vmId": "vm1", "bookmark": foreign }),
+            "INVALID_ARGUMENT",
+        );
+        assert!(error.to_string().contains("not a bookmark of this listing"), "{error}");
+        refused(
+            &ledger,
+            &org1_user(),
+            "ListHosts",
+            json!({ "cloudId": "cloud-a", "bookmark": "zzz" }),
+            "INVALID_ARGUMENT",
+        );
     }
 
     #[test]
