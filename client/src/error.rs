@@ -98,18 +98,6 @@ impl std::fmt::Display for Problem {
 /// nothing was written, so endorsing the same call again is safe.
 pub const RETRYABLE_VALIDATION_CODES: [&str; 2] = ["MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"];
 
-/// Contract codes the proxy passes through (interfaces.md).
-const CONTRACT_CODES: [&str; 8] = [
-    "INVALID_ARGUMENT",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "UNAUTHORIZED",
-    "POLICY_DENIED",
-    "CAPACITY_EXCEEDED",
-    "CONFLICT",
-    "LEDGER",
-];
-
 /// Everything a call through the SDK can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -219,7 +207,7 @@ impl Error {
     pub(crate) fn from_problem(step: Step, problem: Problem) -> Error {
         let step = problem.step.as_deref().and_then(Step::from_proxy).unwrap_or(step);
         let tx_id = problem.tx_id.clone();
-        if CONTRACT_CODES.contains(&problem.code.as_str()) {
+        if ContractError::CODES.contains(&problem.code.as_str()) {
             let wire = WireError {
                 code: problem.code.clone(),
                 message: problem.detail.clone(),

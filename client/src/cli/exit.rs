@@ -85,7 +85,6 @@ fn of_contract(error: &ContractError) -> u8 {
 fn of_code(code: &str) -> Option<u8> {
     Some(match code {
         "POLICY_DENIED" | "CAPACITY_EXCEEDED" | "UNAUTHORIZED" => DENIED,
-        "HASH_MISMATCH" => REJECTED,
         "INVALID_ARGUMENT" => USAGE,
         "NOT_FOUND" => NOT_FOUND,
         "ALREADY_EXISTS" | "CONFLICT" | "MVCC_READ_CONFLICT" | "PHANTOM_READ_CONFLICT" => CONFLICT,
