@@ -20,6 +20,7 @@ const CONTRACT_CODES = Object.freeze({
   CONFLICT: 409,
   POLICY_DENIED: 422,
   CAPACITY_EXCEEDED: 422,
+  LEDGER: 500, // the contract's own failure to read or write the ledger: not the caller's mistake
 });
 
 /** Validation codes whose transaction may succeed when endorsed again (read set went stale). */

@@ -42,7 +42,7 @@ describe('parseContractError', () => {
 describe('fromGatewayError: contract rejections', () => {
   const cases = [
     ['INVALID_ARGUMENT', 400], ['UNAUTHORIZED', 403], ['NOT_FOUND', 404], ['ALREADY_EXISTS', 409],
-    ['CONFLICT', 409], ['POLICY_DENIED', 422], ['CAPACITY_EXCEEDED', 422],
+    ['CONFLICT', 409], ['POLICY_DENIED', 422], ['CAPACITY_EXCEEDED', 422], ['LEDGER', 500],
   ];
   for (const [code, status] of cases) {
     it(`${code} → ${status}, details and txId passed through`, () => {
