@@ -401,6 +401,17 @@ impl Scenario {
         vm
     }
 
+    /// `migrate run` of `vm` to `host` as A's user: the image is copied into the folder `landing`,
+    /// where member `dest_org` hashes it and confirms. Add flags (`--json`) and run it.
+    pub fn migrate_through_folder(&self, vm: &str, host: &str, image: &Image, landing: &Path, dest_org: &str) -> Cli {
+        self.cli_a("user").args(["migrate", "run", "--vm", vm, "--to-host", host, "--image", image.path_str()]).args([
+            "--to-dir",
+            landing.to_str().expect("path"),
+            "--dest-member",
+            dest_org,
+        ])
+    }
+
     /// The CLI as `identity` of the source member.
     pub fn cli_a(&self, identity: &str) -> Cli {
         self.federation.cli(&self.org_a, identity)

@@ -15,11 +15,7 @@ fn each_cloud_bills_its_part_of_a_period_spanning_a_migration() {
     let period_start = (Utc::now() - TimeDelta::minutes(1)).to_rfc3339();
     let vm = s.given_a_vm(&image);
     std::thread::sleep(Duration::from_millis(1500));
-    s.cli_a("user")
-        .args(["migrate", "run", "--vm", &vm, "--to-host", &s.host_b, "--image", image.path_str()])
-        .args(["--to-dir", tmp.path().join("landing").to_str().expect("path"), "--dest-member", &s.org_b])
-        .run()
-        .expect(exit::OK);
+    s.migrate_through_folder(&vm, &s.host_b, &image, &tmp.path().join("landing"), &s.org_b).run().expect(exit::OK);
     std::thread::sleep(Duration::from_millis(1500));
 
     let usage = |cloud: &str| {

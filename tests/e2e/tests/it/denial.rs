@@ -18,12 +18,7 @@ fn denied(s: &Scenario, host: &str) -> serde_json::Value {
     assert_eq!(check["permitted"], false);
 
     let landing = tmp.path().join("landing");
-    let run = s
-        .cli_a("user")
-        .args(["--json", "migrate", "run", "--vm", &vm, "--to-host", host, "--image", image.path_str()])
-        .args(["--to-dir", landing.to_str().expect("path"), "--dest-member", &s.org_b])
-        .run()
-        .expect(exit::DENIED);
+    let run = s.migrate_through_folder(&vm, host, &image, &landing, &s.org_b).arg("--json").run().expect(exit::DENIED);
     assert!(!landing.exists() || std::fs::read_dir(&landing).expect("dir").next().is_none(), "nothing was sent");
     assert_eq!(run.json()["code"], check["violations"][0]["code"]);
 

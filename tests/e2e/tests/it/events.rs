@@ -10,9 +10,8 @@ fn a_migration_shows_as_indicated_then_confirmed() {
     let image = Image::make(tmp.path(), &unique("image"), 1 << 20);
     let vm = s.given_a_vm(&image);
     let report = s
-        .cli_a("user")
-        .args(["--json", "migrate", "run", "--vm", &vm, "--to-host", &s.host_b, "--image", image.path_str()])
-        .args(["--to-dir", tmp.path().join("landing").to_str().expect("path"), "--dest-member", &s.org_b])
+        .migrate_through_folder(&vm, &s.host_b, &image, &tmp.path().join("landing"), &s.org_b)
+        .arg("--json")
         .run()
         .expect(exit::OK)
         .json();

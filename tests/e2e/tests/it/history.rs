@@ -10,41 +10,8 @@ fn a_vm_that_went_and_came_back_has_two_migrations_page_by_page() {
     let image = Image::make(tmp.path(), &unique("image"), 1 << 20);
     let vm = s.given_a_vm(&image);
     let landing = tmp.path().join("landing");
-    let landing = landing.to_str().expect("path");
-    s.cli_a("user")
-        .args([
-            "migrate",
-            "run",
-            "--vm",
-            &vm,
-            "--to-host",
-            &s.host_b,
-            "--image",
-            image.path_str(),
-            "--to-dir",
-            landing,
-            "--dest-member",
-            &s.org_b,
-        ])
-        .run()
-        .expect(exit::OK);
-    s.cli_a("user")
-        .args([
-            "migrate",
-            "run",
-            "--vm",
-            &vm,
-            "--to-host",
-            &s.host_a,
-            "--image",
-            image.path_str(),
-            "--to-dir",
-            landing,
-            "--dest-member",
-            &s.org_a,
-        ])
-        .run()
-        .expect(exit::OK);
+    s.migrate_through_folder(&vm, &s.host_b, &image, &landing, &s.org_b).run().expect(exit::OK);
+    s.migrate_through_folder(&vm, &s.host_a, &image, &landing, &s.org_a).run().expect(exit::OK);
 
     let first =
         s.cli_a("user").args(["--json", "history", "vm", &vm, "--page-size", "1"]).run().expect(exit::OK).json();

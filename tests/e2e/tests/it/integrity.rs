@@ -55,11 +55,7 @@ fn a_tampered_image_sent_to_the_agent_is_rejected_on_the_ledger() {
 
     // The reservation was released: the intact image now goes through.
     let landing = tmp.path().join("landing");
-    s.cli_a("user")
-        .args(["migrate", "run", "--vm", &vm, "--to-host", &s.host_b, "--image", image.path_str()])
-        .args(["--to-dir", landing.to_str().expect("path"), "--dest-member", &s.org_b])
-        .run()
-        .expect(exit::OK);
+    s.migrate_through_folder(&vm, &s.host_b, &image, &landing, &s.org_b).run().expect(exit::OK);
 }
 
 #[test]

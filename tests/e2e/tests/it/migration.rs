@@ -13,9 +13,8 @@ fn a_vm_moves_across_clouds_through_a_folder_and_the_destination_confirms() {
     let landing = tmp.path().join("landing");
 
     let report = s
-        .cli_a("user")
-        .args(["--json", "migrate", "run", "--vm", &vm, "--to-host", &s.host_b, "--image", image.path_str()])
-        .args(["--to-dir", landing.to_str().expect("path"), "--dest-member", &s.org_b])
+        .migrate_through_folder(&vm, &s.host_b, &image, &landing, &s.org_b)
+        .arg("--json")
         .run()
         .expect(exit::OK)
         .json();
