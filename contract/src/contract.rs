@@ -13,62 +13,91 @@ use crate::error::{ContractError, Kind, Result};
 use crate::integrity::{image_intact, parse_hash};
 use crate::ledger::Ledger;
 use crate::model::{
-    Allocation, Cloud, Host, Migration, MigrationStatus, Placement, Pong, Residency, Scope, Signer, VirtualMachine,
-    VmStatus,
+    Allocation, Cloud, Host, Migration, MigrationCheck, MigrationStatus, Page, Placement, Pong, Residency, Scope,
+    Signer, UsageReport, VirtualMachine, VmHistory, VmStatus,
+};
+use crate::msg::{
+    ById, CancelMigration, ConfirmMigration, ListHosts, ListMigrations, Migrate, Ping, RegisterCloud, RegisterHost,
+    RegisterVm, SetRegulation, UpdateHost, Usage,
 };
 use crate::policy::residency_denials;
 use crate::{msg, query, state, validate};
 
-/// Runs `function` with its one JSON `argument`; answers JSON text.
-///
-/// # Errors
-/// Whatever the function refuses with; `NOT_FOUND` (kind `function`) for an unknown function;
-/// `INVALID_ARGUMENT` when the argument does not decode.
-pub async fn execute(ledger: &impl Ledger, function: &str, argument: &str) -> Result<String> {
-    match function {
-        "RegisterCloud" => answer(register_cloud(ledger, decode(argument)?).await),
-        "RegisterHost" => answer(register_host(ledger, decode(argument)?).await),
-        "UpdateHost" => answer(update_host(ledger, decode(argument)?).await),
-        "RegisterVm" => answer(register_vm(ledger, decode(argument)?).await),
-        "SetRegulation" => answer(set_regulation(ledger, decode(argument)?).await),
-        "Migrate" => answer(migrate(ledger, decode(argument)?).await),
-        "ConfirmMigration" => answer(confirm_migration(ledger, decode(argument)?).await),
-        "CancelMigration" => answer(cancel_migration(ledger, decode(argument)?).await),
-        "Ping" => answer(ping(ledger, decode(argument)?).await),
-        "CheckMigration" => answer(query::check_migration(ledger, decode(argument)?).await),
-        "GetCloud" => answer(query::get_cloud(ledger, decode(argument)?).await),
-        "GetHost" => answer(query::get_host(ledger, decode(argument)?).await),
-        "ListHosts" => answer(query::list_hosts(ledger, decode(argument)?).await),
-        "GetVm" => answer(query::get_vm(ledger, decode(argument)?).await),
-        "GetMigration" => answer(query::get_migration(ledger, decode(argument)?).await),
-        "ListMigrations" => answer(query::list_migrations(ledger, decode(argument)?).await),
-        "VmHistory" => answer(query::vm_history(ledger, decode(argument)?).await),
-        "Usage" => answer(query::usage(ledger, decode(argument)?).await),
-        other => Err(ContractError::not_found(Kind::Function, other)),
-    }
+// The contract's functions and events: one entry each. Adding a transaction is one entry here
+// (and its handler below); the dispatch, `vocabulary::FUNCTIONS`, the chaincode host's Fabric
+// methods, `vocabulary.json` (with the JSON Schemas), the proxy's routes and OpenAPI document all
+// follow from it.
+crate::vocabulary::transactions! {
+    RegisterCloud: Submit register_cloud(RegisterCloud) -> Cloud,
+        emits [CloudRegistered], refuses [INVALID_ARGUMENT, UNAUTHORIZED, ALREADY_EXISTS, LEDGER],
+        "Registers a cloud and binds it to the caller's MSP. Needs the manager role.";
+    RegisterHost: Submit register_host(RegisterHost) -> Host,
+        emits [HostRegistered], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, LEDGER],
+        "Registers a host of one of the caller's clouds. Needs the manager role.";
+    UpdateHost: Submit update_host(UpdateHost) -> Host,
+        emits [HostUpdated], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CAPACITY_EXCEEDED, LEDGER],
+        "Changes a host's country, organisations or capacity (not below what is committed on it). Needs the manager role.";
+    RegisterVm: Submit register_vm(RegisterVm) -> VirtualMachine,
+        emits [VmRegistered],
+        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, POLICY_DENIED, CAPACITY_EXCEEDED, LEDGER],
+        "Registers a VM on a host of its operator's cloud, where its regulation and requirements allow.";
+    SetRegulation: Submit set_regulation(SetRegulation) -> VirtualMachine,
+        emits [RegulationSet], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, LEDGER],
+        "Replaces a VM's regulation, for later migrations. Needs the operator's manager role.";
+    Migrate: Submit migrate(Migrate) -> Migration,
+        emits [MigrationIndicated],
+        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, POLICY_DENIED, CAPACITY_EXCEEDED, LEDGER],
+        "The Indication: the VM's operator records the image's hash and sends the VM to an allowed host with room; reserves it.";
+    ConfirmMigration: Submit confirm_migration(ConfirmMigration) -> Migration,
+        emits [MigrationConfirmed, MigrationRejected],
+        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, POLICY_DENIED, LEDGER],
+        "The Confirmation, by the destination with the hash it observed: equal moves the VM, different is committed as a rejection.";
+    CancelMigration: Submit cancel_migration(CancelMigration) -> Migration,
+        emits [MigrationCancelled], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, LEDGER],
+        "Withdraws an Indication before the destination answers; by the VM's operator only.";
+    Ping: Submit ping(Ping) -> Pong,
+        emits [], refuses [INVALID_ARGUMENT, LEDGER],
+        "Writes one key and nothing else: the floor that benchmarks measure the contract against.";
+    CheckMigration: Evaluate query::check_migration(Migrate) -> MigrationCheck,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "Would this caller's Migrate succeed? Permit, or deny with every reason.";
+    GetCloud: Evaluate query::get_cloud(ById) -> Cloud,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "A cloud by id.";
+    GetHost: Evaluate query::get_host(ById) -> Host,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "A host by id.";
+    ListHosts: Evaluate query::list_hosts(ListHosts) -> Page<Host>,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "The hosts of a cloud, by id, a page at a time.";
+    GetVm: Evaluate query::get_vm(ById) -> VirtualMachine,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "A VM by id.";
+    GetMigration: Evaluate query::get_migration(ById) -> Migration,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "A migration by id (the id of its Migrate transaction).";
+    ListMigrations: Evaluate query::list_migrations(ListMigrations) -> Page<Migration>,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "Migrations of a VM, or touching a cloud, indicated in [from, to), oldest first, a page at a time.";
+    VmHistory: Evaluate query::vm_history(ById) -> VmHistory,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "Everything about one VM: its migrations, its residencies and every change of its regulation.";
+    Usage: Evaluate query::usage(Usage) -> UsageReport,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "What a cloud hosted over [from, to): per VM, time, resource-hours and cost at the cloud's prices.";
 }
 
-/// The names of every transaction, as exported to Fabric.
-pub const FUNCTIONS: [&str; 18] = [
-    "RegisterCloud",
-    "RegisterHost",
-    "UpdateHost",
-    "RegisterVm",
-    "SetRegulation",
-    "Migrate",
-    "ConfirmMigration",
-    "CancelMigration",
-    "Ping",
-    "CheckMigration",
-    "GetCloud",
-    "GetHost",
-    "ListHosts",
-    "GetVm",
-    "GetMigration",
-    "ListMigrations",
-    "VmHistory",
-    "Usage",
-];
+crate::vocabulary::events! {
+    CloudRegistered(Cloud), "A cloud joined the federation.";
+    HostRegistered(Host), "A cloud registered a host.";
+    HostUpdated(Host), "A host's country, organisations or capacity changed.";
+    VmRegistered(VirtualMachine), "A VM was registered on a host of its operator's cloud.";
+    RegulationSet(VirtualMachine), "A VM's regulation was replaced.";
+    MigrationIndicated(Migration), "The Indication: a VM is on its way, with the recorded hash.";
+    MigrationConfirmed(Migration), "The destination confirmed with an equal hash: the VM moved.";
+    MigrationRejected(Migration), "The destination observed a different hash: rejected, committed as evidence.";
+    MigrationCancelled(Migration), "The operator withdrew an Indication.";
+}
 
 fn decode<T: DeserializeOwned>(argument: &str) -> Result<T> {
     serde_json::from_str(argument).map_err(|e| ContractError::invalid("argument", e.to_string()))
@@ -78,8 +107,8 @@ fn answer<T: Serialize>(result: Result<T>) -> Result<String> {
     state::to_json(&result?)
 }
 
-fn emit<T: Serialize>(ledger: &impl Ledger, name: &str, record: &T) -> Result<()> {
-    ledger.set_event(name, &state::to_json(record)?)
+fn emit(ledger: &impl Ledger, event: Emit<'_>) -> Result<()> {
+    ledger.set_event(event.name(), &event.payload()?)
 }
 
 fn signer(ledger: &impl Ledger) -> Signer {
@@ -108,7 +137,7 @@ pub async fn register_cloud(ledger: &impl Ledger, input: msg::RegisterCloud) -> 
         registered_at: tx.timestamp,
     };
     state::store(ledger, &key, &cloud).await?;
-    emit(ledger, "CloudRegistered", &cloud)?;
+    emit(ledger, Emit::CloudRegistered(&cloud))?;
     Ok(cloud)
 }
 
@@ -136,7 +165,7 @@ pub async fn register_host(ledger: &impl Ledger, input: msg::RegisterHost) -> Re
     state::store(ledger, &key, &host).await?;
     state::store(ledger, &state::allocation(&host.id), &Allocation::default()).await?;
     ledger.put(&state::host_by_cloud(&host.cloud_id, &host.id), &key).await?;
-    emit(ledger, "HostRegistered", &host)?;
+    emit(ledger, Emit::HostRegistered(&host))?;
     Ok(host)
 }
 
@@ -166,7 +195,7 @@ pub async fn update_host(ledger: &impl Ledger, input: msg::UpdateHost) -> Result
         host.capacity = capacity;
     }
     state::store(ledger, &state::host(&host.id), &host).await?;
-    emit(ledger, "HostUpdated", &host)?;
+    emit(ledger, Emit::HostUpdated(&host))?;
     Ok(host)
 }
 
@@ -219,7 +248,7 @@ pub async fn register_vm(ledger: &impl Ledger, input: msg::RegisterVm) -> Result
     state::store(ledger, &key, &vm).await?;
     state::store(ledger, &state::allocation(&vm.host_id), &allocation).await?;
     open_residency(ledger, &vm, &host).await?;
-    emit(ledger, "VmRegistered", &vm)?;
+    emit(ledger, Emit::VmRegistered(&vm))?;
     Ok(vm)
 }
 
@@ -234,7 +263,7 @@ pub async fn set_regulation(ledger: &impl Ledger, input: msg::SetRegulation) -> 
     require_manager(caller, "set a VM's regulation")?;
     vm.regulation = regulation;
     state::store(ledger, &state::vm(&vm.id), &vm).await?;
-    emit(ledger, "RegulationSet", &vm)?;
+    emit(ledger, Emit::RegulationSet(&vm))?;
     Ok(vm)
 }
 
@@ -334,7 +363,7 @@ pub async fn migrate(ledger: &impl Ledger, input: msg::Migrate) -> Result<Migrat
             .put(&state::migration_by_cloud(&migration.destination.cloud_id, &tx.timestamp, &migration.id), &key)
             .await?;
     }
-    emit(ledger, "MigrationIndicated", &migration)?;
+    emit(ledger, Emit::MigrationIndicated(&migration))?;
     Ok(migration)
 }
 
@@ -399,8 +428,7 @@ pub async fn confirm_migration(ledger: &impl Ledger, input: msg::ConfirmMigratio
     state::store(ledger, &destination_key, &destination).await?;
     state::store(ledger, &state::vm(&vm.id), &vm).await?;
     state::store(ledger, &state::migration(&migration.id), &migration).await?;
-    let event = if intact { "MigrationConfirmed" } else { "MigrationRejected" };
-    emit(ledger, event, &migration)?;
+    emit(ledger, if intact { Emit::MigrationConfirmed(&migration) } else { Emit::MigrationRejected(&migration) })?;
     Ok(migration)
 }
 
@@ -428,12 +456,12 @@ pub async fn cancel_migration(ledger: &impl Ledger, input: msg::CancelMigration)
     state::store(ledger, &destination_key, &destination).await?;
     state::store(ledger, &state::vm(&vm.id), &vm).await?;
     state::store(ledger, &state::migration(&migration.id), &migration).await?;
-    emit(ledger, "MigrationCancelled", &migration)?;
+    emit(ledger, Emit::MigrationCancelled(&migration))?;
     Ok(migration)
 }
 
 /// Writes one key and nothing else: the floor that benchmarks measure the contract against.
-pub async fn ping(ledger: &impl Ledger, _input: serde_json::Map<String, serde_json::Value>) -> Result<Pong> {
+pub async fn ping(ledger: &impl Ledger, _input: msg::Ping) -> Result<Pong> {
     let tx = ledger.tx();
     let pong = Pong { tx_id: tx.id.clone(), at: tx.timestamp };
     state::store(ledger, &state::ping(&tx.id), &pong).await?;

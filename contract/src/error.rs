@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// On the wire (the chaincode error message) an error is one JSON object:
 /// `{"code": "POLICY_DENIED", "message": "…", "details": {…}}` — see [`ContractError::to_wire`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(tag = "code", content = "details", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ContractError {
     /// The input is malformed: bad JSON, a bad id, country code, hash or amount.
@@ -56,6 +57,7 @@ pub enum ContractError {
 
 /// The kinds of records, for `NotFound` and `AlreadyExists`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Kind {
     Cloud,
@@ -79,6 +81,7 @@ impl std::fmt::Display for Kind {
 
 /// One reason the residency policy denies a host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(tag = "rule", rename_all = "camelCase")]
 pub enum Denial {
     #[serde(rename_all = "camelCase")]
@@ -102,6 +105,7 @@ impl std::fmt::Display for Denial {
 
 /// One resource of a host that would be over-committed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Shortfall {
     /// Field name as in [`Resources`]: `cpuCores`, `memoryMib`, `networkMbps`, `ioMbps`.
@@ -123,6 +127,7 @@ fn join<T: std::fmt::Display>(items: &[T]) -> String {
 
 /// The error as it crosses the wire: code, human message, structured details.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 pub struct WireError {
     pub code: String,
     pub message: String,

@@ -19,7 +19,8 @@
 //! - deterministic: no clock, no randomness, no I/O. Times come from the transaction's timestamp
 //!   and ids from its id, so every endorsing peer computes the same writes.
 //!
-//! Read top-down: [`contract`] (dispatch and transactions), [`query`], [`msg`] (inputs),
+//! Read top-down: [`contract`] (the table of functions and events, and the transactions),
+//! [`vocabulary`] (what crosses the wire: functions, events, codes, exit codes), [`query`], [`msg`] (inputs),
 //! [`model`], [`state`] (the ledger layout), the rules ([`integrity`], [`policy`], [`capacity`],
 //! [`auth`], [`validate`]), [`error`], and the ledger interface [`ledger`].
 
@@ -34,8 +35,11 @@ pub mod model;
 pub mod msg;
 pub mod policy;
 pub mod query;
+#[cfg(any(test, feature = "schema"))]
+pub mod schema;
 pub mod state;
 pub mod validate;
+pub mod vocabulary;
 
 #[cfg(all(target_arch = "wasm32", not(feature = "library")))]
 pub mod wasm;
@@ -43,7 +47,7 @@ pub mod wasm;
 #[cfg(test)]
 mod tests;
 
-pub use contract::{FUNCTIONS, execute};
+pub use contract::execute;
 pub use error::{ContractError, Denial, Kind, Shortfall, WireError};
 pub use ledger::{Caller, Ledger, Tx};
 pub use model::*;

@@ -8,6 +8,7 @@ pub type Timestamp = DateTime<Utc>;
 
 /// A cloud of the federation, run by the member whose Fabric MSP registered it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Cloud {
     pub id: String,
@@ -22,6 +23,7 @@ pub struct Cloud {
 
 /// Prices per resource-hour, in micro-units of `currency` (integers: money is never a float).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Prices {
     pub currency: String,
@@ -33,6 +35,7 @@ pub struct Prices {
 
 /// Amounts of the four resources a host offers and a VM needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Resources {
     pub cpu_cores: u64,
@@ -44,6 +47,7 @@ pub struct Resources {
 /// A physical host of a cloud: where it stands (the seed's COUNTRY), who manages it (ORGANIZATION),
 /// and what it can hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Host {
     pub id: String,
@@ -57,6 +61,7 @@ pub struct Host {
 
 /// What is committed on a host: VMs running there, and VMs on their way there (reserved at `Migrate`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Allocation {
     pub running: Resources,
@@ -65,6 +70,7 @@ pub struct Allocation {
 
 /// Where a VM's data may go (the seed's REGULATION).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Regulation {
     pub countries: Allowed,
@@ -87,6 +93,24 @@ impl Serialize for Allowed {
     }
 }
 
+// Hand-written like its serde impls: either the word "All" or a list of strings.
+#[cfg(any(test, feature = "schema"))]
+impl schemars::JsonSchema for Allowed {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Allowed".into()
+    }
+
+    fn json_schema(_generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Either every value (the word \"All\") or only those listed.",
+            "oneOf": [
+                {"const": "All"},
+                {"type": "array", "items": {"type": "string"}}
+            ]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Allowed {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -105,6 +129,7 @@ impl<'de> Deserialize<'de> for Allowed {
 
 /// A virtual machine, operated by one cloud, running on one host (possibly of another cloud).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct VirtualMachine {
     pub id: String,
@@ -126,6 +151,7 @@ pub struct VirtualMachine {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum VmStatus {
     Running,
@@ -134,6 +160,7 @@ pub enum VmStatus {
 
 /// A cloud and one of its hosts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Placement {
     pub cloud_id: String,
@@ -142,6 +169,7 @@ pub struct Placement {
 
 /// `local` within one cloud, `inter` across clouds (BASICS' two chains).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum Scope {
     Local,
@@ -149,6 +177,7 @@ pub enum Scope {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub enum MigrationStatus {
     Indicated,
@@ -159,6 +188,7 @@ pub enum MigrationStatus {
 
 /// Who signed a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Signer {
     pub msp_id: String,
@@ -168,6 +198,7 @@ pub struct Signer {
 /// One migration, from the Indication (`Migrate`) to its end (confirmed, rejected or cancelled).
 /// Its id is the id of the `Migrate` transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Migration {
     pub id: String,
@@ -195,6 +226,7 @@ pub struct Migration {
 
 /// A stay of a VM on a host: the evidence for billing and SLA disputes. Open while `to` is absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Residency {
     pub vm_id: String,
@@ -213,6 +245,7 @@ pub struct Residency {
 
 /// The answer of `CheckMigration`: permitted, or every rule the migration would break.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MigrationCheck {
     pub permitted: bool,
@@ -221,6 +254,7 @@ pub struct MigrationCheck {
 
 /// One version of a VM's regulation, from the ledger's history of the VM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RegulationChange {
     pub tx_id: String,
@@ -230,6 +264,7 @@ pub struct RegulationChange {
 
 /// Everything the ledger knows about one VM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct VmHistory {
     pub vm: VirtualMachine,
@@ -239,7 +274,10 @@ pub struct VmHistory {
 }
 
 /// One page of a listing; pass `bookmark` back to get the next, absent on the last page.
+// Its schema is named after the item, `HostPage`, `MigrationPage`, as `vocabulary::FUNCTIONS` names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
+#[cfg_attr(any(test, feature = "schema"), schemars(rename = "{T}Page"))]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -249,6 +287,7 @@ pub struct Page<T> {
 
 /// Resource use of one VM on one cloud's hosts over a period: the billing evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct VmUsage {
     pub vm_id: String,
@@ -267,6 +306,7 @@ pub struct VmUsage {
 
 /// `Usage`: what a cloud hosted over a period, per VM, with cost where the cloud set prices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UsageReport {
     pub cloud_id: String,
@@ -281,6 +321,7 @@ pub struct UsageReport {
 
 /// What `Ping` answers: the floor transaction that benchmarks compare against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Pong {
     pub tx_id: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Prices, Regulation, Resources, Timestamp};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterCloud {
     pub id: String,
@@ -15,6 +16,7 @@ pub struct RegisterCloud {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterHost {
     pub id: String,
@@ -26,6 +28,7 @@ pub struct RegisterHost {
 
 /// Changes some attributes of a host; absent fields stay as they are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateHost {
     pub id: String,
@@ -38,6 +41,7 @@ pub struct UpdateHost {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegisterVm {
     pub id: String,
@@ -49,6 +53,7 @@ pub struct RegisterVm {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SetRegulation {
     pub vm_id: String,
@@ -57,6 +62,7 @@ pub struct SetRegulation {
 
 /// The Indication (`Migrate`), and the question `CheckMigration` asks about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Migrate {
     pub vm_id: String,
@@ -68,6 +74,7 @@ pub struct Migrate {
 
 /// The Confirmation: the destination reports the hash of what it received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfirmMigration {
     pub migration_id: String,
@@ -75,6 +82,7 @@ pub struct ConfirmMigration {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CancelMigration {
     pub migration_id: String,
@@ -82,14 +90,22 @@ pub struct CancelMigration {
     pub reason: Option<String>,
 }
 
+/// `Ping` takes an empty object.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Ping {}
+
 /// `GetCloud`, `GetHost`, `GetVm`, `GetMigration`, `VmHistory`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ById {
     pub id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListHosts {
     pub cloud_id: String,
@@ -101,6 +117,7 @@ pub struct ListHosts {
 
 /// Migrations of one VM or touching one cloud (as source or destination), indicated in `[from, to)`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListMigrations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,6 +136,7 @@ pub struct ListMigrations {
 
 /// Resource use on a cloud's hosts over `[from, to)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Usage {
     pub cloud_id: String,

@@ -59,10 +59,11 @@ pub async fn invoke(
     outcome.map_err(|e| JsValue::from_str(&e.to_wire_json()))
 }
 
-/// The names of every transaction the contract answers.
+/// JSON of every function the contract answers (`vocabulary::FUNCTIONS`: name, access, input,
+/// output, emits, refuses, summary), for the host to define its Fabric methods from.
 #[wasm_bindgen]
-pub fn functions() -> Vec<String> {
-    crate::contract::FUNCTIONS.iter().map(|f| (*f).to_owned()).collect()
+pub fn functions() -> String {
+    serde_json::to_string(crate::vocabulary::FUNCTIONS).unwrap_or_else(|_| "[]".to_owned())
 }
 
 struct StubLedger {
