@@ -61,6 +61,19 @@ test('every function of the wasm contract is a method of the Fabric contract', (
     assert.ok(functions.some((f) => f.name === 'GetVm' && f.access === 'evaluate' && f.output === 'VirtualMachine'));
 });
 
+test("Fabric's GetMetadata lists every function of the wasm contract, each with one argument", async () => {
+    const {JSONSerializer} = require('fabric-contract-api');
+    const ChaincodeFromContract = require('fabric-shim/lib/contract-spi/chaincodefromcontract');
+    const serializers = {transaction: 'jsonSerializer', serializers: {jsonSerializer: JSONSerializer}};
+    // What fabric-shim builds at start-up from the contract class; GetMetadata answers it as it is.
+    const chaincode = new ChaincodeFromContract([VmLedgerContract], serializers, {}, 'vmledger', '0.1.0');
+    const system = chaincode.contractImplementations['org.hyperledger.fabric'].contractInstance;
+    const metadata = await system.GetMetadata();
+    const transactions = metadata.contracts.vmledger.transactions;
+    assert.deepEqual(transactions.map((t) => t.name).sort(), JSON.parse(wasm.functions()).map((f) => f.name).sort());
+    for (const t of transactions) assert.equal(t.parameters.length, 1, t.name);
+});
+
 test('timestamps keep their nanoseconds', () => {
     assert.equal(rfc3339({seconds: 1_700_000_000, nanos: 5}), '2023-11-14T22:13:20.000000005Z');
 });
