@@ -5,14 +5,23 @@
  * production it is the Fabric class of fabric.js.
  *
  * Order of checks for every request: route → draining → API key (401, before anything touches Fabric or
- * reads the body) → in-flight cap (429) → body size (413) and shape (400) → Fabric.
+ * reads the body) → in-flight cap (429) → chaincode and function known to the contract's vocabulary (404),
+ * route fits the function's access (400) → body size (413), shape and arity (400) → Fabric.
+ *
+ * Two families of routes reach the contract: the Fabric-shaped `/channels/{channel}/chaincodes/{chaincode}/…`
+ * with `{"args": [<JSON text>]}` bodies, and the typed `/v1/…` with the function's input object as the body
+ * and the default channel and chaincode. Only the configured chaincode is reachable by name (never qscc,
+ * cscc or _lifecycle); `/channels/{channel}/info` is the proxy's own read of qscc.
  */
 
 const { authenticator } = require('./auth');
-const { PROBLEM_CONTENT_TYPE, ProblemError, badRequest, toProblem } = require('./errors');
+const { PROBLEM_CONTENT_TYPE, ProblemError, badRequest, toProblem, useVocabulary } = require('./errors');
 const metricsModule = require('./metrics');
 const { openapiDocument } = require('./openapi');
+const readers = require('./readers');
+const docs = require('./docs');
 const sse = require('./sse');
+const { Vocabulary } = require('./vocabulary');
 
 const CHANNEL_RE = /^[a-z][a-z0-9.-]{0,248}$/;
 const CHAINCODE_RE = /^[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*$/;
@@ -28,6 +37,13 @@ const ROUTES = [
   { method: 'POST', path: '/channels/:channel/chaincodes/:chaincode/queries/:fn', handler: 'query' },
   { method: 'GET', path: '/channels/:channel/chaincodes/:chaincode/events', handler: 'events', stream: true },
   { method: 'GET', path: '/channels/:channel/info', handler: 'info' },
+  { method: 'POST', path: '/v1/transactions/:fn', handler: 'typedSubmit' },
+  { method: 'POST', path: '/v1/queries/:fn', handler: 'typedQuery' },
+  { method: 'GET', path: '/v1/clouds/:id/usage', handler: 'usage' },
+  { method: 'GET', path: '/v1/vms/:id/history', handler: 'vmHistory' },
+  { method: 'GET', path: '/v1/migrations', handler: 'migrations' },
+  { method: 'GET', path: '/docs', handler: 'docs', open: true },
+  { method: 'GET', path: '/docs/:asset', handler: 'docsAsset', open: true },
   { method: 'GET', path: '/healthz', handler: 'healthz', open: true },
   { method: 'GET', path: '/readyz', handler: 'readyz', open: true },
   { method: 'GET', path: '/metrics', handler: 'metrics', open: true },
@@ -92,12 +108,14 @@ const ms = (x) => Math.round(x);
  * @param {{config: object, fabric: object, log?: (line: string) => void,
  *   warn?: (line: string) => void}} deps
  */
-function createApp({ config, fabric, log = (line) => process.stdout.write(`${line}\n`),
-  warn = (line) => process.stderr.write(`${line}\n`) }) {
+function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabulary),
+  log = (line) => process.stdout.write(`${line}\n`), warn = (line) => process.stderr.write(`${line}\n`) }) {
   const { limits, defaults } = config;
+  useVocabulary(vocabulary);
+  readers.checkVocabulary(vocabulary);
   const authenticate = authenticator(config.apiKeys);
   const readyIdentity = Object.hasOwn(config.identities, 'user') ? 'user' : Object.keys(config.identities)[0];
-  const openapiText = JSON.stringify(openapiDocument(config));
+  const openapiText = JSON.stringify(openapiDocument(config, vocabulary));
 
   const state = {
     inFlight: 0,
@@ -130,6 +148,16 @@ function createApp({ config, fabric, log = (line) => process.stdout.write(`${lin
     res.end(text);
   }
 
+  function sendText(res, status, text, contentType, headers = {}) {
+    res.writeHead(status, {
+      'Content-Type': contentType,
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-store',
+      ...headers,
+    });
+    res.end(text);
+  }
+
   function sendProblem(res, ctx, err) {
     const problem = toProblem(err);
     if (problem.status === 500) warn(`internal error on ${ctx.method} ${ctx.route}: ${err?.stack ?? err}`);
@@ -155,12 +183,17 @@ function createApp({ config, fabric, log = (line) => process.stdout.write(`${lin
   // ---- request body -------------------------------------------------------------------------------
 
   /** Read the JSON body {"args": [string…]} within the size limit. */
-  function readArgs(req, ctx) {
+  async function readArgs(req, ctx) {
+    return parseArgs(await readBody(req, ctx));
+  }
+
+  /** Read the body as text within the size limit. */
+  function readBody(req, ctx) {
     return new Promise((resolve, reject) => {
       const tooLarge = () => {
         ctx.closeConnection = true;
         req.resume(); // discard the rest so the answer can be read by the caller
-        reject(new ProblemError(413, 'PAYLOAD_TOO_LARGE', `request body exceeds ${limits.bodyBytes} bytes`));
+        reject(new ProblemError('PAYLOAD_TOO_LARGE', `request body exceeds ${limits.bodyBytes} bytes`));
       };
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared) && declared > limits.bodyBytes) {
@@ -189,92 +222,192 @@ function createApp({ config, fabric, log = (line) => process.stdout.write(`${lin
       req.on('end', () => {
         if (done) return;
         done = true;
-        try {
-          resolve(parseArgs(Buffer.concat(chunks).toString('utf8')));
-        } catch (err) {
-          reject(err);
-        }
+        resolve(Buffer.concat(chunks).toString('utf8'));
       });
     });
   }
 
   // ---- handlers -----------------------------------------------------------------------------------
 
-  function callOf(params, args) {
-    return {
-      channel: checkName(params.channel, CHANNEL_RE, 'channel name'),
-      chaincode: checkName(params.chaincode, CHAINCODE_RE, 'chaincode name'),
-      fn: checkName(params.fn, FN_RE, 'transaction name'),
-      args,
-    };
+  /** The configured chaincode, or 404: nothing else (qscc, cscc, _lifecycle, …) is reachable by name. */
+  function servedChaincode(name) {
+    const chaincode = checkName(name, CHAINCODE_RE, 'chaincode name');
+    if (chaincode !== defaults.chaincode) {
+      throw new ProblemError('ROUTE_NOT_FOUND',
+        `this proxy serves chaincode ${defaults.chaincode} only, not ${JSON.stringify(chaincode).slice(0, 140)}`);
+    }
+    return chaincode;
+  }
+
+  /**
+   * The contract's function `name`, called as `kind` ('submit' or 'evaluate'), before any body is read: 404
+   * for a function the contract does not have (in the contract's own NOT_FOUND form), 400 for submitting a
+   * query (it would order a transaction that changes nothing) and, on the typed routes, for evaluating a
+   * transaction (the OpenAPI document types each function on its one route; the Fabric-shaped query route
+   * still evaluates anything, as a dry run: /readyz evaluates Ping).
+   */
+  function contractFunction(name, kind, { typed }) {
+    const fn = vocabulary.fn(checkName(name, FN_RE, 'transaction name'));
+    if (!fn) {
+      throw new ProblemError('NOT_FOUND', `function \`${name}\` not found`, { details: { kind: 'function', id: name } });
+    }
+    if (kind === 'submit' && fn.access === 'evaluate') {
+      throw badRequest(`${fn.name} only reads the ledger: evaluate it (POST ${typed ? `/v1/queries/${fn.name}`
+        : `…/queries/${fn.name}`}); submitting it would order a transaction that changes nothing`,
+      { function: fn.name, access: fn.access });
+    }
+    if (kind === 'evaluate' && typed && fn.access === 'submit') {
+      throw badRequest(`${fn.name} changes the ledger: submit it (POST /v1/transactions/${fn.name})`,
+        { function: fn.name, access: fn.access });
+    }
+    return fn;
+  }
+
+  /** Every function takes exactly one argument, the JSON text of its input object. */
+  function checkArity(fn, args) {
+    if (args.length !== 1) {
+      throw badRequest(`${fn.name} takes exactly one argument, the JSON text of a ${fn.input} object; `
+        + `${args.length} given`, { function: fn.name, expected: 1, given: args.length });
+    }
+    return args;
+  }
+
+  /** A Fabric-shaped call: names checked, function known and fit for `kind`, before the body is read. */
+  function fabricCall(params, kind) {
+    const channel = checkName(params.channel, CHANNEL_RE, 'channel name');
+    const chaincode = servedChaincode(params.chaincode);
+    const fn = contractFunction(params.fn, kind, { typed: false });
+    return { channel, chaincode, fn };
+  }
+
+  /** A typed call on the default channel and chaincode, with the function's input object as the body. */
+  async function typedCall(req, ctx, kind) {
+    const fn = contractFunction(ctx.params.fn, kind, { typed: true });
+    ctx.fn = fn.name;
+    const input = parseInput(await readBody(req, ctx), fn);
+    return { channel: defaults.channel, chaincode: defaults.chaincode, fn: fn.name, args: [JSON.stringify(input)] };
+  }
+
+  /** Evaluate one of the contract's queries on the default channel and chaincode. */
+  function evaluateInput(ctx, fnName, input) {
+    ctx.fn = fnName;
+    return fabric.evaluate(ctx.identity,
+      { channel: defaults.channel, chaincode: defaults.chaincode, fn: fnName, args: [JSON.stringify(input)] });
+  }
+
+  /** Endorse, submit and (unless the caller prefers async) wait for the commit status. */
+  async function submitCall(req, res, ctx, call) {
+    const tStart = process.hrtime.bigint();
+    const prepared = await fabric.submit(ctx.identity, call);
+    ctx.txId = prepared.txId;
+    const { endorseMs, submitMs } = prepared.timings;
+
+    if (prefersAsync(req.headers.prefer)) {
+      const statusUrl = `/channels/${encodeURIComponent(call.channel)}/transactions/${prepared.txId}`;
+      const record = {
+        txId: prepared.txId,
+        channel: call.channel,
+        status: 'pending',
+        result: prepared.result,
+        timings: { endorseMs: ms(endorseMs), submitMs: ms(submitMs) },
+      };
+      rememberRecord(record);
+      const commitWait = prepared.commit()
+        .then((outcome) => {
+          record.status = 'committed';
+          record.blockNumber = outcome.blockNumber;
+          record.validationCode = outcome.validationCode;
+          record.timings.commitMs = ms(outcome.commitMs);
+          record.timings.totalMs = ms(Number(process.hrtime.bigint() - tStart) / 1e6);
+          metrics.transactions.inc({ validation_code: outcome.validationCode });
+        })
+        .catch((err) => {
+          const problem = toProblem(err);
+          record.status = 'failed';
+          if (problem.outcome) {
+            record.blockNumber = problem.outcome.blockNumber;
+            record.validationCode = problem.outcome.validationCode;
+            record.timings.commitMs = ms(problem.outcome.commitMs);
+            metrics.transactions.inc({ validation_code: problem.outcome.validationCode });
+          }
+          record.error = problem.toJSON();
+          metrics.errors.inc({ code: problem.code });
+        })
+        .finally(() => state.pendingCommits.delete(commitWait));
+      state.pendingCommits.add(commitWait);
+      sendJson(res, 202, { txId: prepared.txId, statusUrl }, {
+        Location: statusUrl,
+        'Preference-Applied': 'respond-async',
+      });
+      return;
+    }
+
+    let outcome;
+    try {
+      outcome = await prepared.commit();
+    } catch (err) {
+      if (err.outcome) metrics.transactions.inc({ validation_code: err.outcome.validationCode });
+      throw err;
+    }
+    metrics.transactions.inc({ validation_code: outcome.validationCode });
+    const totalMs = Number(process.hrtime.bigint() - tStart) / 1e6;
+    sendJson(res, 200, {
+      txId: prepared.txId,
+      blockNumber: outcome.blockNumber,
+      validationCode: outcome.validationCode,
+      result: prepared.result,
+      timings: { endorseMs: ms(endorseMs), submitMs: ms(submitMs), commitMs: ms(outcome.commitMs), totalMs: ms(totalMs) },
+    });
   }
 
   const handlers = {
     async submit(req, res, ctx) {
-      callOf(ctx.params, []); // validate names before reading the body
-      const call = callOf(ctx.params, await readArgs(req, ctx));
-      ctx.fn = call.fn;
-      const tStart = process.hrtime.bigint();
-      const prepared = await fabric.submit(ctx.identity, call);
-      ctx.txId = prepared.txId;
-      const { endorseMs, submitMs } = prepared.timings;
+      const { channel, chaincode, fn } = fabricCall(ctx.params, 'submit');
+      ctx.fn = fn.name;
+      const args = checkArity(fn, await readArgs(req, ctx));
+      await submitCall(req, res, ctx, { channel, chaincode, fn: fn.name, args });
+    },
 
-      if (prefersAsync(req.headers.prefer)) {
-        const statusUrl = `/channels/${encodeURIComponent(call.channel)}/transactions/${prepared.txId}`;
-        const record = {
-          txId: prepared.txId,
-          channel: call.channel,
-          status: 'pending',
-          result: prepared.result,
-          timings: { endorseMs: ms(endorseMs), submitMs: ms(submitMs) },
-        };
-        rememberRecord(record);
-        const commitWait = prepared.commit()
-          .then((outcome) => {
-            record.status = 'committed';
-            record.blockNumber = outcome.blockNumber;
-            record.validationCode = outcome.validationCode;
-            record.timings.commitMs = ms(outcome.commitMs);
-            record.timings.totalMs = ms(Number(process.hrtime.bigint() - tStart) / 1e6);
-            metrics.transactions.inc({ validation_code: outcome.validationCode });
-          })
-          .catch((err) => {
-            const problem = toProblem(err);
-            record.status = 'failed';
-            if (problem.outcome) {
-              record.blockNumber = problem.outcome.blockNumber;
-              record.validationCode = problem.outcome.validationCode;
-              record.timings.commitMs = ms(problem.outcome.commitMs);
-              metrics.transactions.inc({ validation_code: problem.outcome.validationCode });
-            }
-            record.error = problem.toJSON();
-            metrics.errors.inc({ code: problem.code });
-          })
-          .finally(() => state.pendingCommits.delete(commitWait));
-        state.pendingCommits.add(commitWait);
-        sendJson(res, 202, { txId: prepared.txId, statusUrl }, {
-          Location: statusUrl,
-          'Preference-Applied': 'respond-async',
-        });
-        return;
-      }
+    async typedSubmit(req, res, ctx) {
+      await submitCall(req, res, ctx, await typedCall(req, ctx, 'submit'));
+    },
 
-      let outcome;
-      try {
-        outcome = await prepared.commit();
-      } catch (err) {
-        if (err.outcome) metrics.transactions.inc({ validation_code: err.outcome.validationCode });
-        throw err;
+    async typedQuery(req, res, ctx) {
+      const call = await typedCall(req, ctx, 'evaluate');
+      sendJson(res, 200, { result: await fabric.evaluate(ctx.identity, call) });
+    },
+
+    async usage(req, res, ctx) {
+      const input = readers.usageInput(ctx.params.id, ctx.url.searchParams);
+      const csv = readers.wantsCsv(req.headers.accept);
+      const report = await evaluateInput(ctx, readers.FUNCTIONS.usage, input);
+      if (csv) {
+        sendText(res, 200, readers.usageCsv(report), readers.CSV_CONTENT_TYPE);
+      } else {
+        sendJson(res, 200, report);
       }
-      metrics.transactions.inc({ validation_code: outcome.validationCode });
-      const totalMs = Number(process.hrtime.bigint() - tStart) / 1e6;
-      sendJson(res, 200, {
-        txId: prepared.txId,
-        blockNumber: outcome.blockNumber,
-        validationCode: outcome.validationCode,
-        result: prepared.result,
-        timings: { endorseMs: ms(endorseMs), submitMs: ms(submitMs), commitMs: ms(outcome.commitMs), totalMs: ms(totalMs) },
-      });
+    },
+
+    async vmHistory(req, res, ctx) {
+      const input = readers.historyInput(ctx.params.id, ctx.url.searchParams);
+      sendJson(res, 200, await evaluateInput(ctx, readers.FUNCTIONS.history, input));
+    },
+
+    async migrations(req, res, ctx) {
+      const input = readers.migrationsInput(ctx.url.searchParams);
+      const page = await evaluateInput(ctx, readers.FUNCTIONS.migrations, input);
+      const next = readers.nextLink(ctx.url, page);
+      sendJson(res, 200, page, next ? { Link: next } : {});
+    },
+
+    async docs(req, res) {
+      sendText(res, 200, docs.PAGE, 'text/html; charset=utf-8', docs.HEADERS);
+    },
+
+    async docsAsset(req, res, ctx) {
+      const asset = docs.asset(ctx.params.asset);
+      if (!asset) throw new ProblemError('ROUTE_NOT_FOUND', `no route for GET ${ctx.url.pathname}`);
+      sendText(res, 200, asset.body, asset.contentType, { 'Cache-Control': 'public, max-age=3600' });
     },
 
     async txStatus(req, res, ctx) {
@@ -283,7 +416,7 @@ function createApp({ config, fabric, log = (line) => process.stdout.write(`${lin
       ctx.txId = txId;
       const record = state.records.get(txId);
       if (!record || record.channel !== channel) {
-        throw new ProblemError(404, 'NOT_FOUND',
+        throw new ProblemError('NOT_FOUND',
           `no asynchronous submission ${txId} on channel ${channel} is known to this proxy`);
       }
       const { channel: _channel, ...body } = record;
@@ -291,10 +424,10 @@ function createApp({ config, fabric, log = (line) => process.stdout.write(`${lin
     },
 
     async query(req, res, ctx) {
-      callOf(ctx.params, []);
-      const call = callOf(ctx.params, await readArgs(req, ctx));
-      ctx.fn = call.fn;
-      const result = await fabric.evaluate(ctx.identity, call);
+      const { channel, chaincode, fn } = fabricCall(ctx.params, 'evaluate');
+      ctx.fn = fn.name;
+      const args = checkArity(fn, await readArgs(req, ctx));
+      const result = await fabric.evaluate(ctx.identity, { channel, chaincode, fn: fn.name, args });
       sendJson(res, 200, { result });
     },
 
@@ -305,11 +438,11 @@ function createApp({ config, fabric, log = (line) => process.stdout.write(`${lin
 
     async events(req, res, ctx) {
       const channel = checkName(ctx.params.channel, CHANNEL_RE, 'channel name');
-      const chaincode = checkName(ctx.params.chaincode, CHAINCODE_RE, 'chaincode name');
+      const chaincode = servedChaincode(ctx.params.chaincode);
       const position = sse.resumePosition(req.headers['last-event-id'], ctx.url.searchParams.get('startBlock'));
       if (state.streams.size >= limits.eventStreams) {
-        throw new ProblemError(429, 'TOO_MANY_REQUESTS', `${limits.eventStreams} event streams already open`,
-          { retryable: true, headers: { 'Retry-After': '5' } });
+        throw new ProblemError('TOO_MANY_REQUESTS', `${limits.eventStreams} event streams already open`,
+          { headers: { 'Retry-After': '5' } });
       }
       const events = await fabric.chaincodeEvents(ctx.identity, channel, chaincode, position);
       await streamEvents(req, res, ctx, events, position);
@@ -320,7 +453,7 @@ function createApp({ config, fabric, log = (line) => process.stdout.write(`${lin
     },
 
     async readyz(req, res) {
-      if (state.draining) throw new ProblemError(503, 'UNAVAILABLE', 'shutting down', { retryable: true });
+      if (state.draining) throw new ProblemError('UNAVAILABLE', 'shutting down');
       state.readyCheck ??= checkReady().finally(() => {
         state.readyCheck = undefined;
       });
@@ -346,8 +479,7 @@ function createApp({ config, fabric, log = (line) => process.stdout.write(`${lin
     try {
       await fabric.waitForPeer(READY_TIMEOUT_MS);
     } catch (err) {
-      throw new ProblemError(503, 'UNAVAILABLE', `peer ${config.peer.endpoint} unreachable: ${err.message}`,
-        { retryable: true });
+      throw new ProblemError('UNAVAILABLE', `peer ${config.peer.endpoint} unreachable: ${err.message}`);
     }
     try {
       await fabric.evaluate(readyIdentity,
@@ -355,9 +487,8 @@ function createApp({ config, fabric, log = (line) => process.stdout.write(`${lin
         Math.min(limits.evaluateMs, READY_TIMEOUT_MS));
     } catch (err) {
       const problem = toProblem(err);
-      throw new ProblemError(503, 'UNAVAILABLE',
-        `chaincode ${defaults.chaincode} on channel ${defaults.channel} does not answer Ping: ${problem.detail}`,
-        { retryable: true });
+      throw new ProblemError('UNAVAILABLE',
+        `chaincode ${defaults.chaincode} on channel ${defaults.channel} does not answer Ping: ${problem.detail}`);
     }
     return { status: 'ready', checks: { peer: 'ok', channel: defaults.channel, chaincode: defaults.chaincode } };
   }
@@ -453,16 +584,16 @@ function createApp({ config, fabric, log = (line) => process.stdout.write(`${lin
       const { route, params, allowed } = matchRoute(req.method, url.pathname);
       if (!route) {
         if (allowed) {
-          throw new ProblemError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here`,
+          throw new ProblemError('METHOD_NOT_ALLOWED', `${req.method} is not allowed here`,
             { headers: { Allow: allowed.join(', ') } });
         }
-        throw new ProblemError(404, 'ROUTE_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
+        throw new ProblemError('ROUTE_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
       }
       ctx.route = route.name;
       ctx.params = params;
       if (state.draining && route.handler !== 'healthz' && route.handler !== 'metrics') {
         ctx.closeConnection = true;
-        throw new ProblemError(503, 'UNAVAILABLE', 'the proxy is shutting down', { retryable: true });
+        throw new ProblemError('UNAVAILABLE', 'the proxy is shutting down');
       }
       if (!route.open) {
         const who = authenticate(req.headers);
@@ -471,8 +602,8 @@ function createApp({ config, fabric, log = (line) => process.stdout.write(`${lin
       }
       if (!route.open && !route.stream) {
         if (state.inFlight >= limits.inFlight) {
-          throw new ProblemError(429, 'TOO_MANY_REQUESTS', `${limits.inFlight} requests already in flight`,
-            { retryable: true, headers: { 'Retry-After': '1' } });
+          throw new ProblemError('TOO_MANY_REQUESTS', `${limits.inFlight} requests already in flight`,
+            { headers: { 'Retry-After': '1' } });
         }
         state.inFlight += 1;
         counted = true;
@@ -552,10 +683,25 @@ function parseArgs(text) {
   return body.args;
 }
 
+/** The body of a typed call: the function's input, a JSON object (an empty body is `{}`). */
+function parseInput(text, fn) {
+  if (text.trim().length === 0) return {};
+  let input;
+  try {
+    input = JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`request body is not valid JSON: ${err.message}`);
+  }
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw badRequest(`the body of ${fn.name} must be a JSON object (${fn.input})`, { function: fn.name });
+  }
+  return input;
+}
+
 function sleep(msDelay) {
   return new Promise((resolve) => {
     setTimeout(resolve, msDelay);
   });
 }
 
-module.exports = { createApp, matchRoute, prefersAsync, parseArgs, ROUTES };
+module.exports = { createApp, matchRoute, prefersAsync, parseArgs, parseInput, ROUTES };

@@ -40,7 +40,7 @@ function authenticator(apiKeys) {
 }
 
 function unauthenticated(detail) {
-  return new ProblemError(401, 'UNAUTHENTICATED', detail, {
+  return new ProblemError('UNAUTHENTICATED', detail, {
     headers: { 'WWW-Authenticate': 'ApiKey header="X-API-Key"' },
   });
 }

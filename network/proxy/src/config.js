@@ -6,6 +6,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { DEFAULT_FILE: DEFAULT_VOCABULARY } = require('./vocabulary');
 
 const DEFAULT_LIMITS = Object.freeze({
   bodyBytes: 1048576,
@@ -20,7 +21,7 @@ const DEFAULT_LIMITS = Object.freeze({
   shutdownMs: 90000,
 });
 
-const KNOWN_TOP = new Set(['listen', 'mspId', 'peer', 'identities', 'apiKeys', 'defaults', 'limits']);
+const KNOWN_TOP = new Set(['listen', 'mspId', 'peer', 'identities', 'apiKeys', 'defaults', 'limits', 'vocabulary']);
 const MIN_KEY_LENGTH = 16;
 
 class ConfigError extends Error {
@@ -38,8 +39,9 @@ const isNonEmptyString = (v) => typeof v === 'string' && v.length > 0;
 /**
  * Check a parsed configuration and complete it with defaults.
  * @param {unknown} raw the parsed JSON
- * @param {{checkFiles?: boolean, warn?: (msg: string) => void}} [opts] checkFiles (default true): require
- *   the certificate and key files to exist
+ * @param {{checkFiles?: boolean, warn?: (msg: string) => void, baseDir?: string}} [opts] checkFiles (default
+ *   true): require the certificate, key and vocabulary files to exist; baseDir: what a relative `vocabulary`
+ *   path is relative to (the configuration file's folder)
  * @returns {object} the normalised configuration
  * @throws {ConfigError} listing every problem found
  */
@@ -121,6 +123,17 @@ function validateConfig(raw, opts = {}) {
   need(isNonEmptyString(channel), '"defaults.channel" must be a non-empty string');
   need(isNonEmptyString(chaincode), '"defaults.chaincode" must be a non-empty string');
 
+  // vocabulary: the contract's, as scripts/build-wasm writes it (default: this repository's).
+  const vocabularyGiven = raw.vocabulary !== undefined;
+  need(!vocabularyGiven || isNonEmptyString(raw.vocabulary), '"vocabulary" must be a file path');
+  const vocabulary = vocabularyGiven && isNonEmptyString(raw.vocabulary)
+    ? path.resolve(opts.baseDir ?? process.cwd(), raw.vocabulary)
+    : DEFAULT_VOCABULARY;
+  if (checkFiles) {
+    need(isReadableFile(vocabulary), `"vocabulary" is not a readable file: ${vocabulary}`
+      + (vocabularyGiven ? '' : ' (the default; run scripts/build-wasm)'));
+  }
+
   // limits
   const limits = { ...DEFAULT_LIMITS };
   if (raw.limits !== undefined) {
@@ -145,6 +158,7 @@ function validateConfig(raw, opts = {}) {
     identities,
     apiKeys,
     defaults: { channel, chaincode },
+    vocabulary,
     limits,
   };
 }
@@ -167,7 +181,7 @@ function loadConfig(file, opts = {}) {
   } catch (err) {
     throw new ConfigError([`${file} is not valid JSON: ${err.message}`]);
   }
-  return validateConfig(raw, opts);
+  return validateConfig(raw, { baseDir: path.dirname(path.resolve(file)), ...opts });
 }
 
 function isReadableFile(file) {

@@ -2,29 +2,44 @@
 /**
  * Errors as RFC 9457 problem documents, and the one mapping from whatever went wrong (a caller's bad
  * request, a contract rejection, a transaction committed invalid, an unreachable peer) to a problem
- * with a stable `code` and an HTTP status.
+ * with a stable `code`. The HTTP status of every code comes from the contract's vocabulary.
  *
  * Contract rejections arrive inside Fabric Gateway errors: the peer's message in the error details reads
  * `chaincode response 500, {"code":"POLICY_DENIED","message":…,"details":{…}}`. The contract's JSON is
  * parsed from the first '{' of that message; nothing else about the text is relied on.
  */
 
+const { Vocabulary } = require('./vocabulary');
+
 const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-/** Contract error codes (interfaces.md) and the HTTP status each one is answered with. */
-const CONTRACT_CODES = Object.freeze({
-  INVALID_ARGUMENT: 400,
-  UNAUTHORIZED: 403,
-  NOT_FOUND: 404,
-  ALREADY_EXISTS: 409,
-  CONFLICT: 409,
-  POLICY_DENIED: 422,
-  CAPACITY_EXCEEDED: 422,
-  LEDGER: 500, // the contract's own failure to read or write the ledger: not the caller's mistake
-});
+/**
+ * The codes the proxy's own code answers with (besides passing the contract's and Fabric's validation
+ * codes through). Each is in the contract's vocabulary, which gives its HTTP status; a test checks that
+ * every code written in src/ is listed here and answered with the vocabulary's status.
+ */
+const PROXY_CODES = Object.freeze([
+  'BAD_REQUEST', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED',
+  'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS', 'INTERNAL', 'CHAINCODE_ERROR', 'GATEWAY_ERROR', 'UNAVAILABLE', 'TIMEOUT',
+]);
 
-/** Validation codes whose transaction may succeed when endorsed again (read set went stale). */
-const RETRYABLE_VALIDATION_CODES = new Set(['MVCC_READ_CONFLICT', 'PHANTOM_READ_CONFLICT']);
+/** A contract code the vocabulary does not know (a newer contract): the caller's request was refused. */
+const UNKNOWN_CONTRACT_CODE_STATUS = 422;
+/** A validation code the vocabulary does not know: committed invalid, like every other. */
+const UNKNOWN_VALIDATION_CODE_STATUS = 409;
+
+let active;
+
+/** Use this vocabulary for every problem's status (server.js: the configured one). */
+function useVocabulary(vocabulary) {
+  active = vocabulary;
+}
+
+/** The vocabulary in use; the repository's own when none was set (unit tests). */
+function vocabulary() {
+  active ??= Vocabulary.load();
+  return active;
+}
 
 /** gRPC status codes (numeric, as grpc-js reports them). */
 const GRPC = Object.freeze({
@@ -69,20 +84,23 @@ const TITLES = Object.freeze({
  */
 class ProblemError extends Error {
   /**
-   * @param {number} status HTTP status
-   * @param {string} code stable machine-readable code
+   * @param {string} code stable machine-readable code; its HTTP status comes from the vocabulary
    * @param {string} detail human-readable explanation (never a stack trace)
-   * @param {{details?: unknown, txId?: string, retryable?: boolean, step?: string, headers?: Record<string,string>}} [extra]
+   * @param {{details?: unknown, txId?: string, retryable?: boolean, step?: string, status?: number,
+   *   headers?: Record<string,string>}} [extra] `status` only for codes the vocabulary lacks
    */
-  constructor(status, code, detail, extra = {}) {
+  constructor(code, detail, extra = {}) {
     super(detail);
+    const entry = vocabulary().code(code);
+    const status = entry?.httpStatus ?? extra.status;
+    if (status === undefined) throw new Error(`problem code ${code} is not in the contract's vocabulary`);
     this.name = 'ProblemError';
     this.status = status;
     this.code = code;
     this.detail = detail;
     this.details = extra.details;
     this.txId = extra.txId;
-    this.retryable = extra.retryable;
+    this.retryable = extra.retryable ?? (entry?.retryable ? true : undefined);
     this.step = extra.step;
     this.headers = extra.headers;
   }
@@ -109,7 +127,7 @@ function problemType(code) {
   return `urn:vmledger:problem:${code}`;
 }
 
-const badRequest = (detail, details) => new ProblemError(400, 'BAD_REQUEST', detail, { details });
+const badRequest = (detail, details) => new ProblemError('BAD_REQUEST', detail, { details });
 
 /**
  * The contract's structured rejection inside a message, or undefined. The contract's message is a JSON
@@ -170,41 +188,41 @@ function classifyGatewayError(err, ctx) {
 
   const rejection = findContractError(err);
   if (rejection) {
-    const status = CONTRACT_CODES[rejection.code] ?? 422;
     const detail = typeof rejection.message === 'string' && rejection.message.length > 0
       ? rejection.message
       : `the contract rejected the transaction (${rejection.code})`;
-    return new ProblemError(status, rejection.code, detail, { details: rejection.details, txId });
+    return new ProblemError(rejection.code, detail,
+      { details: rejection.details, txId, status: UNKNOWN_CONTRACT_CODE_STATUS });
   }
 
   const peers = peerMessages(err);
   const why = peers ?? grpcMessage(err) ?? 'no details';
   switch (err?.code) {
     case GRPC.DEADLINE_EXCEEDED:
-      return new ProblemError(503, 'TIMEOUT', `${step} timed out: ${why}`, { txId, retryable: true });
+      return new ProblemError('TIMEOUT', `${step} timed out: ${why}`, { txId });
     case GRPC.UNAVAILABLE:
     case GRPC.CANCELLED:
     case GRPC.RESOURCE_EXHAUSTED:
     case GRPC.FAILED_PRECONDITION: // e.g. no combination of peers satisfies the endorsement policy yet
-      return new ProblemError(503, 'UNAVAILABLE', `${step} failed: ${why}`, { txId, retryable: true });
+      return new ProblemError('UNAVAILABLE', `${step} failed: ${why}`, { txId });
     case GRPC.NOT_FOUND:
-      return new ProblemError(404, 'NOT_FOUND', `${step} failed: ${why}`, { txId });
+      return new ProblemError('NOT_FOUND', `${step} failed: ${why}`, { txId });
     case GRPC.INVALID_ARGUMENT:
-      return new ProblemError(400, 'BAD_REQUEST', `${step} rejected: ${why}`, { txId });
+      return new ProblemError('BAD_REQUEST', `${step} rejected: ${why}`, { txId });
     case GRPC.PERMISSION_DENIED:
     case GRPC.UNAUTHENTICATED:
-      return new ProblemError(403, 'FORBIDDEN', `${step} denied: ${why}`, { txId });
+      return new ProblemError('FORBIDDEN', `${step} denied: ${why}`, { txId });
     case GRPC.ABORTED:
     case GRPC.UNKNOWN:
       // The chaincode ran and answered an error that is not a contract error: the contract (or its host)
       // is at fault. Otherwise the peer could not get an answer at all (chaincode server down, endorsers
       // disagreeing, …): unavailable for now.
       if (chaincodeAnswered(err)) {
-        return new ProblemError(502, 'CHAINCODE_ERROR', `${step} failed: ${why}`, { txId });
+        return new ProblemError('CHAINCODE_ERROR', `${step} failed: ${why}`, { txId });
       }
-      return new ProblemError(503, 'UNAVAILABLE', `${step} failed: ${why}`, { txId, retryable: true });
+      return new ProblemError('UNAVAILABLE', `${step} failed: ${why}`, { txId });
     default:
-      return new ProblemError(502, 'GATEWAY_ERROR', `${step} failed: ${why}`, { txId });
+      return new ProblemError('GATEWAY_ERROR', `${step} failed: ${why}`, { txId });
   }
 }
 
@@ -235,11 +253,12 @@ function grpcMessage(err) {
  * @param {{txId: string, validationCode: string, blockNumber: number}} status
  */
 function fromInvalidCommit({ txId, validationCode, blockNumber }) {
-  const retryable = RETRYABLE_VALIDATION_CODES.has(validationCode);
+  const retryable = vocabulary().code(validationCode)?.retryable ?? false;
   const detail = retryable
     ? `transaction ${txId} was committed invalid (${validationCode}) in block ${blockNumber}: its read set went stale; endorse it again`
     : `transaction ${txId} was committed invalid (${validationCode}) in block ${blockNumber}`;
-  return new ProblemError(409, validationCode, detail, {
+  return new ProblemError(validationCode, detail, {
+    status: UNKNOWN_VALIDATION_CODE_STATUS,
     txId,
     retryable,
     details: { blockNumber, validationCode },
@@ -255,12 +274,14 @@ function fromInvalidCommit({ txId, validationCode, blockNumber }) {
 function toProblem(err) {
   if (err instanceof ProblemError) return err;
   if (err && typeof err === 'object' && typeof err.code === 'number') return fromGatewayError(err);
-  return new ProblemError(500, 'INTERNAL', 'internal error in the proxy');
+  return new ProblemError('INTERNAL', 'internal error in the proxy');
 }
 
 module.exports = {
   PROBLEM_CONTENT_TYPE,
-  CONTRACT_CODES,
+  PROXY_CODES,
+  useVocabulary,
+  vocabulary,
   GRPC,
   ProblemError,
   badRequest,

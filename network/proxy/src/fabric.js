@@ -74,7 +74,7 @@ class Fabric {
 
   gateway(identity) {
     const gw = this.gateways.get(identity);
-    if (!gw) throw new ProblemError(500, 'INTERNAL', `no gateway for identity ${identity}`);
+    if (!gw) throw new ProblemError('INTERNAL', `no gateway for identity ${identity}`);
     return gw;
   }
 

@@ -1,9 +1,15 @@
 'use strict';
 /**
- * The OpenAPI 3.1 description of the proxy's HTTP API, served at GET /openapi.json.
+ * The OpenAPI 3.1 description of the proxy's HTTP API, served at GET /openapi.json and rendered at /docs.
+ *
+ * The typed part comes from the contract's vocabulary: one operation per function (its input schema as the
+ * body, its output schema as the result, and the problem codes it can answer with their statuses), the
+ * REST readers, and every schema of the contract under components/schemas.
  */
 
 const { version } = require('../package.json');
+const { PROXY_CODES } = require('./errors');
+const readers = require('./readers');
 
 const json = (schemaRef, description) => ({
   description,
@@ -19,18 +25,172 @@ const param = (name, description, schema = { type: 'string' }) => ({
   name, in: 'path', required: true, description, schema,
 });
 
+const ref = (name) => ({ $ref: `#/components/schemas/${name}` });
+
+/** The contract's schemas with their references moved from `#/$defs/` to `#/components/schemas/`. */
+function contractSchemas(vocabulary) {
+  const text = JSON.stringify(vocabulary.schemas).replaceAll('"#/$defs/', '"#/components/schemas/');
+  return JSON.parse(text);
+}
+
+/**
+ * Problem responses by HTTP status for a list of codes, each naming its codes (and typing `code` as one
+ * of them), with the statuses from the vocabulary.
+ */
+function problemResponses(vocabulary, codes) {
+  const byStatus = new Map();
+  for (const code of codes) {
+    const entry = vocabulary.code(code);
+    if (!entry) throw new Error(`code ${code} is not in the contract's vocabulary`);
+    if (!byStatus.has(entry.httpStatus)) byStatus.set(entry.httpStatus, []);
+    byStatus.get(entry.httpStatus).push(entry);
+  }
+  const responses = {};
+  for (const [status, entries] of [...byStatus].sort(([a], [b]) => a - b)) {
+    responses[status] = {
+      description: entries.map((e) => `\`${e.code}\`${e.retryable ? ' (retryable)' : ''}: ${e.summary}`).join('  \n'),
+      content: {
+        'application/problem+json': {
+          schema: { allOf: [ref('Problem'), { properties: { code: { enum: entries.map((e) => e.code) } } }] },
+        },
+      },
+    };
+  }
+  return responses;
+}
+
+/** The proxy's own codes any operation reaching Fabric can answer. */
+const FABRIC_ROUTE_CODES = ['UNAUTHENTICATED', 'FORBIDDEN', 'TOO_MANY_REQUESTS', 'INTERNAL', 'CHAINCODE_ERROR',
+  'GATEWAY_ERROR', 'UNAVAILABLE', 'TIMEOUT'];
+
+/** Typed operations: one per function, and the REST readers. */
+function typedPaths(vocabulary, config) {
+  const validationCodes = [...vocabulary.codes.values()].filter((c) => c.origin === 'validation').map((c) => c.code);
+  const paths = {};
+  for (const fn of vocabulary.functions.values()) {
+    const submit = fn.access === 'submit';
+    const codes = [...fn.refuses, 'BAD_REQUEST', 'PAYLOAD_TOO_LARGE', ...FABRIC_ROUTE_CODES,
+      ...(submit ? validationCodes : [])];
+    const result = submit
+      ? { allOf: [ref('SubmitResult'), { properties: { result: ref(fn.output) } }] }
+      : { type: 'object', required: ['result'], properties: { result: ref(fn.output) } };
+    const events = fn.emits.length > 0 ? ` Emits ${fn.emits.map((e) => `\`${e}\``).join(' or ')}.` : '';
+    paths[`/v1/${submit ? 'transactions' : 'queries'}/${fn.name}`] = {
+      post: {
+        tags: [submit ? 'contract transactions' : 'contract queries'],
+        operationId: fn.name,
+        summary: fn.summary,
+        description: `${submit ? 'Submitted: endorsed, ordered, and answered once committed (or 202 with '
+          + '`Prefer: respond-async`).' : 'Evaluated on this member\'s peer; nothing is written.'}${events} `
+          + `The body is the \`${fn.input}\` object; the channel and chaincode are the proxy's defaults `
+          + `(${config.defaults.channel}, ${config.defaults.chaincode}).`,
+        parameters: submit ? [PREFER] : [],
+        requestBody: { required: true, content: { 'application/json': { schema: ref(fn.input) } } },
+        responses: {
+          200: { description: submit ? 'Committed VALID.' : 'The result.', content: { 'application/json': { schema: result } } },
+          ...(submit ? { 202: ACCEPTED } : {}),
+          ...problemResponses(vocabulary, codes),
+        },
+      },
+    };
+  }
+  const query = (name, description, schema, required = false) => ({ name, in: 'query', required, description, schema });
+  const string = { type: 'string' };
+  const time = { type: 'string', format: 'date-time' };
+  const readerCodes = (fnName) => [...vocabulary.fn(fnName).refuses, 'BAD_REQUEST', ...FABRIC_ROUTE_CODES];
+  const usage = vocabulary.fn(readers.FUNCTIONS.usage);
+  const history = vocabulary.fn(readers.FUNCTIONS.history);
+  const migrations = vocabulary.fn(readers.FUNCTIONS.migrations);
+  paths['/v1/clouds/{id}/usage'] = {
+    get: {
+      tags: ['readers'],
+      operationId: 'cloudUsage',
+      summary: `${usage.summary} (${usage.name})`,
+      description: 'JSON by default; CSV (one line per VM and a TOTAL line, costs in currency units) when the '
+        + '`Accept` header prefers `text/csv`.',
+      parameters: [
+        { name: 'id', in: 'path', required: true, description: 'Cloud id.', schema: string },
+        query('from', 'Start of the period (RFC 3339).', time, true),
+        query('to', 'End of the period, exclusive (RFC 3339).', time, true),
+      ],
+      responses: {
+        200: {
+          description: 'The usage report.',
+          content: {
+            'application/json': { schema: ref(usage.output) },
+            'text/csv': { schema: { type: 'string' }, example: `${readers.USAGE_COLUMNS.join(',')}\n` },
+          },
+        },
+        ...problemResponses(vocabulary, readerCodes(usage.name)),
+      },
+    },
+  };
+  paths['/v1/vms/{id}/history'] = {
+    get: {
+      tags: ['readers'],
+      operationId: 'vmHistory',
+      summary: `${history.summary} (${history.name})`,
+      parameters: [{ name: 'id', in: 'path', required: true, description: 'VM id.', schema: string }],
+      responses: {
+        200: { description: 'The VM\'s history.', content: { 'application/json': { schema: ref(history.output) } } },
+        ...problemResponses(vocabulary, readerCodes(history.name)),
+      },
+    },
+  };
+  paths['/v1/migrations'] = {
+    get: {
+      tags: ['readers'],
+      operationId: 'migrations',
+      summary: `${migrations.summary} (${migrations.name})`,
+      description: 'Give exactly one of `vmId` and `cloudId`. The next page is linked from the `Link` header '
+        + '(`rel="next"`), the same query with the page\'s bookmark.',
+      parameters: [
+        query('vmId', 'Migrations of this VM.', string),
+        query('cloudId', 'Migrations touching this cloud, as source or destination.', string),
+        query('from', 'Indicated at or after (RFC 3339).', time),
+        query('to', 'Indicated before (RFC 3339).', time),
+        query('pageSize', 'Migrations per page.', { type: 'integer', minimum: 1 }),
+        query('bookmark', 'Where the page starts: the bookmark of the previous page.', string),
+      ],
+      responses: {
+        200: {
+          description: 'One page.',
+          headers: {
+            Link: { description: '`<…>; rel="next"` when there is a next page.', schema: { type: 'string' } },
+          },
+          content: { 'application/json': { schema: ref(migrations.output) } },
+        },
+        ...problemResponses(vocabulary, readerCodes(migrations.name)),
+      },
+    },
+  };
+  return paths;
+}
+
+const PREFER = {
+  name: 'Prefer', in: 'header', required: false, schema: { type: 'string', examples: ['respond-async'] },
+  description: '`respond-async`: answer 202 after submit, without waiting for the commit.',
+};
+
+const ACCEPTED = {
+  description: 'Accepted by the orderer; the commit status is awaited in the background.',
+  headers: { Location: { schema: { type: 'string' }, description: 'The status URL.' } },
+  content: { 'application/json': { schema: ref('Accepted') } },
+};
+
 /**
  * @param {{defaults: {channel: string, chaincode: string}, limits: {bodyBytes: number}}} config
+ * @param {import('./vocabulary').Vocabulary} vocabulary
  */
-function openapiDocument(config) {
+function openapiDocument(config, vocabulary) {
   const channel = param('channel', 'Channel name.', {
     type: 'string', pattern: '^[a-z][a-z0-9.-]*$', maxLength: 249, examples: [config.defaults.channel],
   });
   const chaincode = param('chaincode', 'Chaincode name.', {
     type: 'string', pattern: '^[A-Za-z0-9]+([-_][A-Za-z0-9]+)*$', maxLength: 128, examples: [config.defaults.chaincode],
   });
-  const fn = param('fn', 'Transaction (function) name.', {
-    type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_.:-]*$', maxLength: 128, examples: ['Ping'],
+  const fn = param('fn', 'The contract\'s function.', {
+    type: 'string', enum: [...vocabulary.functions.keys()], examples: ['Ping'],
   });
   const txId = param('txId', 'Transaction id (64 lowercase hex digits).', {
     type: 'string', pattern: '^[0-9a-f]{64}$',
@@ -42,9 +202,11 @@ function openapiDocument(config) {
       + 'retryable.'),
   };
   const contractErrors = {
-    400: problem('Bad request (code BAD_REQUEST) or the contract\'s INVALID_ARGUMENT.'),
+    400: problem('Bad request (code BAD_REQUEST: malformed body, not exactly one argument, or a query '
+      + 'submitted) or the contract\'s INVALID_ARGUMENT.'),
     403: problem('The contract refused the caller (code UNAUTHORIZED) or the peer denied the identity (FORBIDDEN).'),
-    404: problem('The contract\'s NOT_FOUND, or an unknown channel/chaincode.'),
+    404: problem('The contract\'s NOT_FOUND (also for a function it does not have, before Fabric is touched), '
+      + 'or ROUTE_NOT_FOUND for a chaincode this proxy does not serve.'),
     409: problem('The contract\'s ALREADY_EXISTS / CONFLICT, or the transaction was committed invalid (code = the '
       + 'validation code; MVCC_READ_CONFLICT and PHANTOM_READ_CONFLICT are retryable).'),
     413: problem(`Request body larger than ${config.limits.bodyBytes} bytes (code PAYLOAD_TOO_LARGE).`),
@@ -58,17 +220,25 @@ function openapiDocument(config) {
       title: 'vmledger gateway REST proxy',
       version,
       summary: 'A federation member\'s HTTP door to the Fabric Gateway.',
-      description: 'Contract-agnostic: submit and evaluate transactions, follow chaincode events, read chain info. '
-        + 'Every transaction takes string arguments (the vmledger contract takes exactly one: a JSON object). '
-        + 'Errors are RFC 9457 problem documents with a stable `code`.',
+      description: 'A federation member\'s door to the vmledger contract. Typed operations (`/v1/…`): one per '
+        + 'function of the contract, with its input object as the body, and REST readers. Fabric-shaped '
+        + 'operations (`/channels/…`): submit and evaluate by name with `{"args": ["<JSON text>"]}` (exactly one '
+        + 'argument), follow chaincode events, read chain info. Only the configured chaincode is reachable. '
+        + 'Errors are RFC 9457 problem documents with a stable `code`; every code, its status, the CLI\'s exit '
+        + 'code and whether it is retryable are in the contract\'s vocabulary.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     servers: [{ url: '/' }],
     security: [{ apiKey: [] }],
     tags: [
-      { name: 'transactions' }, { name: 'events' }, { name: 'channel' }, { name: 'operations' },
+      { name: 'contract transactions', description: 'The contract\'s functions that change the ledger.' },
+      { name: 'contract queries', description: 'The contract\'s functions that read it.' },
+      { name: 'readers', description: 'REST resources over the contract\'s queries.' },
+      { name: 'transactions', description: 'Fabric-shaped: any function by name, string arguments.' },
+      { name: 'events' }, { name: 'channel' }, { name: 'operations' },
     ],
     paths: {
+      ...typedPaths(vocabulary, config),
       '/channels/{channel}/chaincodes/{chaincode}/transactions/{fn}': {
         post: {
           tags: ['transactions'],
@@ -119,6 +289,7 @@ function openapiDocument(config) {
             required: false,
             content: { 'application/json': { schema: { $ref: '#/components/schemas/Arguments' } } },
           },
+          description: 'Any function may be evaluated here, a transaction too (a dry run: nothing is written).',
           responses: { 200: json('QueryResult', 'The transaction\'s result.'), ...contractErrors, ...common },
         },
       },
@@ -189,10 +360,17 @@ function openapiDocument(config) {
           responses: { 200: { description: 'OpenAPI 3.1 document.', content: { 'application/json': { schema: { type: 'object' } } } } },
         },
       },
+      '/docs': {
+        get: {
+          tags: ['operations'], operationId: 'docs', security: [], summary: 'This document, rendered (Swagger UI).',
+          responses: { 200: { description: 'An HTML page.', content: { 'text/html': { schema: { type: 'string' } } } } },
+        },
+      },
     },
     components: {
       securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
       schemas: {
+        ...contractSchemas(vocabulary),
         Arguments: {
           type: 'object',
           additionalProperties: false,
@@ -247,8 +425,11 @@ function openapiDocument(config) {
           properties: {
             blockNumber: { type: 'integer' },
             txId: { type: 'string' },
-            eventName: { type: 'string' },
-            payload: { description: 'The event payload: its JSON value if it parses, else the text.' },
+            eventName: { enum: vocabulary.events.map((e) => e.name) },
+            payload: {
+              description: 'The event payload: its JSON value if it parses, else the text. '
+                + vocabulary.events.map((e) => `${e.name}: ${e.payload}`).join('; '),
+            },
           },
         },
         ChainInfo: {
@@ -276,13 +457,11 @@ function openapiDocument(config) {
             detail: { type: 'string' },
             code: {
               type: 'string',
-              description: 'Stable code: a contract code (INVALID_ARGUMENT, UNAUTHORIZED, NOT_FOUND, ALREADY_EXISTS, '
-                + 'CONFLICT, POLICY_DENIED, CAPACITY_EXCEEDED), a validation code (MVCC_READ_CONFLICT, …), or one '
-                + 'of the proxy\'s (BAD_REQUEST, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, ROUTE_NOT_FOUND, '
-                + 'METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE, TOO_MANY_REQUESTS, UNAVAILABLE, TIMEOUT, CHAINCODE_ERROR, '
-                + 'GATEWAY_ERROR, INTERNAL).',
+              description: 'Stable code: the contract\'s, a Fabric validation code, or the proxy\'s. Every '
+                + 'code with its status, exit code and retryability is in the contract\'s vocabulary.',
+              enum: [...vocabulary.codes.keys()],
             },
-            details: { description: 'The contract\'s error details, passed through.' },
+            details: { description: 'The contract\'s error details, passed through (see ContractError).' },
             txId: { type: 'string' },
             retryable: { type: 'boolean' },
             step: {
@@ -295,6 +474,11 @@ function openapiDocument(config) {
       },
     },
   };
+}
+
+// The typed operations name these: a code the proxy answers that the vocabulary lacks fails here.
+for (const code of [...FABRIC_ROUTE_CODES, 'BAD_REQUEST', 'PAYLOAD_TOO_LARGE']) {
+  if (!PROXY_CODES.includes(code)) throw new Error(`${code} is not one of the proxy's codes`);
 }
 
 module.exports = { openapiDocument };

@@ -14,6 +14,7 @@ const http = require('node:http');
 const { ConfigError, loadConfig } = require('./config');
 const { Fabric } = require('./fabric');
 const { createApp } = require('./app');
+const { Vocabulary } = require('./vocabulary');
 
 const USAGE = 'usage: node network/proxy/src/server.js --config <file.json>';
 
@@ -43,9 +44,16 @@ async function main() {
   const args = parseArgv(process.argv.slice(2));
   const config = loadConfig(args.config, { warn: (m) => stderr(`warning: ${m}`) });
 
+  let vocabulary;
+  try {
+    vocabulary = Vocabulary.load(config.vocabulary);
+  } catch (err) {
+    throw new ConfigError([`"vocabulary": ${err.message}`]);
+  }
+
   let app;
   const fabric = new Fabric(config, { observeStep: (step, ms) => app?.metrics.stepSeconds.observe({ step }, ms / 1000) });
-  app = createApp({ config, fabric, warn: stderr });
+  app = createApp({ config, fabric, vocabulary, warn: stderr });
 
   const server = http.createServer({ requestTimeout: 60000, headersTimeout: 20000, keepAliveTimeout: 5000 },
     (req, res) => {

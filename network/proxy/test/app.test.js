@@ -9,10 +9,13 @@ const http = require('node:http');
 const { ADMIN_KEY, USER_KEY, TX_ID, testConfig, eventSource, fakeFabric, startApp, call, readEvents } = require('./helpers');
 const { ProblemError, fromInvalidCommit } = require('../src/errors');
 const { matchRoute, prefersAsync, ROUTES } = require('../src/app');
+const { Vocabulary } = require('../src/vocabulary');
 
 const TX_PATH = '/channels/federation/chaincodes/vmledger/transactions';
 const Q_PATH = '/channels/federation/chaincodes/vmledger/queries';
 const EV_PATH = '/channels/federation/chaincodes/vmledger/events';
+/** The one argument every function takes: the JSON text of its input object. */
+const ONE = { args: ['{}'] };
 
 async function problem(res, status, code) {
   assert.equal(res.status, status);
@@ -117,7 +120,7 @@ describe('submit', () => {
   it('passes a contract rejection through with its status and txId', async () => {
     const fabric = fakeFabric({
       async submit() {
-        throw new ProblemError(422, 'POLICY_DENIED', 'country FR not allowed', { details: { country: 'FR' }, txId: TX_ID });
+        throw new ProblemError('POLICY_DENIED', 'country FR not allowed', { details: { country: 'FR' }, txId: TX_ID });
       },
     });
     const s = await startApp({ fabric });
@@ -172,10 +175,13 @@ describe('submit', () => {
         await res.arrayBuffer();
       }
       assert.equal(s.fabric.calls.length, 0);
-      // An empty body means no arguments.
-      const res = await call(s.url, `${TX_PATH}/Ping`, { method: 'POST' });
-      assert.equal(res.status, 200);
-      assert.deepEqual(s.fabric.calls[0].call.args, []);
+      // An empty body means no arguments, and every function takes exactly one.
+      for (const body of [undefined, { args: [] }, { args: ['{}', '{}'] }]) {
+        const refused = await problem(await call(s.url, `${TX_PATH}/Ping`, { method: 'POST', body }), 400, 'BAD_REQUEST');
+        assert.match(refused.detail, /^Ping takes exactly one argument, the JSON text of a Ping object; [02] given$/);
+        assert.equal(refused.details.function, 'Ping');
+      }
+      assert.equal(s.fabric.calls.length, 0);
     } finally {
       await s.close();
     }
@@ -214,15 +220,15 @@ describe('submit', () => {
     });
     const s = await startApp({ fabric }); // inFlight: 4
     try {
-      const held = Array.from({ length: 4 }, () => call(s.url, `${Q_PATH}/Ping`, { method: 'POST', body: {} }));
+      const held = Array.from({ length: 4 }, () => call(s.url, `${Q_PATH}/Ping`, { method: 'POST', body: ONE }));
       while (entered < 4) await new Promise((r) => setTimeout(r, 5));
-      const res = await call(s.url, `${Q_PATH}/Ping`, { method: 'POST', body: {} });
+      const res = await call(s.url, `${Q_PATH}/Ping`, { method: 'POST', body: ONE });
       const body = await problem(res, 429, 'TOO_MANY_REQUESTS');
       assert.equal(body.retryable, true);
       assert.equal(res.headers.get('retry-after'), '1');
       gate.resolve();
       assert.deepEqual((await Promise.all(held)).map((r) => r.status), [200, 200, 200, 200]);
-      assert.equal((await call(s.url, `${Q_PATH}/Ping`, { method: 'POST', body: {} })).status, 200);
+      assert.equal((await call(s.url, `${Q_PATH}/Ping`, { method: 'POST', body: ONE })).status, 200);
       assert.equal(s.app.state.inFlight, 0);
     } finally {
       await s.close();
@@ -286,7 +292,7 @@ describe('asynchronous submit', () => {
     });
     const s = await startApp({ fabric });
     try {
-      const res = await call(s.url, `${TX_PATH}/Ping`, { method: 'POST', body: {}, headers: { Prefer: 'respond-async' } });
+      const res = await call(s.url, `${TX_PATH}/Ping`, { method: 'POST', body: ONE, headers: { Prefer: 'respond-async' } });
       assert.equal(res.status, 202);
       await new Promise((r) => setTimeout(r, 10));
       const rec = await (await call(s.url, `/channels/federation/transactions/${TX_ID}`)).json();
@@ -419,7 +425,7 @@ describe('operations endpoints', () => {
     const fabric = fakeFabric({
       async evaluate(identity, call) {
         fabric.calls.push({ identity, call });
-        if (pingFails) throw new ProblemError(503, 'UNAVAILABLE', 'chaincode vmledger not installed');
+        if (pingFails) throw new ProblemError('UNAVAILABLE', 'chaincode vmledger not installed');
         return {};
       },
     });
@@ -442,7 +448,7 @@ describe('operations endpoints', () => {
     const s = await startApp();
     try {
       await call(s.url, `${TX_PATH}/Ping`, { method: 'POST', body: { args: ['{}'] } });
-      await call(s.url, `${TX_PATH}/Ping`, { as: 'none', method: 'POST', body: {} });
+      await call(s.url, `${TX_PATH}/Ping`, { as: 'none', method: 'POST', body: ONE });
       s.app.metrics.stepSeconds.observe({ step: 'endorse' }, 0.012);
       const res = await call(s.url, '/metrics', { as: 'none' });
       assert.match(res.headers.get('content-type'), /^text\/plain; version=0.0.4/);
@@ -464,18 +470,66 @@ describe('operations endpoints', () => {
       const doc = await (await call(s.url, '/openapi.json', { as: 'none' })).json();
       assert.equal(doc.openapi, '3.1.0');
       assert.equal(doc.components.securitySchemes.apiKey.name, 'X-API-Key');
-      for (const route of ROUTES) {
-        const op = doc.paths[route.name]?.[route.method.toLowerCase()];
-        assert.ok(op, `${route.method} ${route.name} documented`);
-        const params = route.name.split('/').filter((seg) => seg.startsWith('{')).map((seg) => seg.slice(1, -1));
-        for (const p of params) assert.ok(op.parameters.some((x) => x.in === 'path' && x.name === p), `${route.name} ${p}`);
+      const vocabulary = Vocabulary.load();
+      const functions = [...vocabulary.functions.values()];
+      for (const route of ROUTES.filter((r) => r.handler !== 'docsAsset')) {
+        // The typed routes are one path per function of its access.
+        const names = route.handler === 'typedSubmit' || route.handler === 'typedQuery'
+          ? functions.filter((f) => f.access === (route.handler === 'typedSubmit' ? 'submit' : 'evaluate'))
+            .map((f) => route.name.replace('{fn}', f.name))
+          : [route.name];
+        for (const name of names) {
+          const op = doc.paths[name]?.[route.method.toLowerCase()];
+          assert.ok(op, `${route.method} ${name} documented`);
+          const params = name.split('/').filter((seg) => seg.startsWith('{')).map((seg) => seg.slice(1, -1));
+          for (const p of params) assert.ok(op.parameters.some((x) => x.in === 'path' && x.name === p), `${name} ${p}`);
+        }
       }
-      // Every $ref resolves.
+      // Every $ref resolves; the contract's schemas are all there and none was replaced by the proxy's.
       const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? [];
       for (const ref of refs) {
         const name = ref.split('/').at(-1).replace('"', '');
         assert.ok(doc.components.schemas[name], ref);
       }
+      for (const [name, schema] of Object.entries(vocabulary.schemas)) {
+        assert.equal(JSON.stringify(doc.components.schemas[name]),
+          JSON.stringify(schema).replaceAll('#/$defs/', '#/components/schemas/'), name);
+      }
+      assert.deepEqual(doc.components.schemas.Problem.properties.code.enum, [...vocabulary.codes.keys()]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('types each function: its input as the body, its output as the result, its codes with their statuses', async () => {
+    const s = await startApp();
+    try {
+      const doc = await (await call(s.url, '/openapi.json', { as: 'none' })).json();
+      const vocabulary = Vocabulary.load();
+      for (const f of vocabulary.functions.values()) {
+        const op = doc.paths[`/v1/${f.access === 'submit' ? 'transactions' : 'queries'}/${f.name}`].post;
+        assert.equal(op.operationId, f.name);
+        assert.equal(op.summary, f.summary);
+        assert.equal(op.requestBody.content['application/json'].schema.$ref, `#/components/schemas/${f.input}`);
+        assert.match(JSON.stringify(op.responses[200]), new RegExp(`"result":\\{"\\$ref":"#/components/schemas/${f.output}"`));
+        const answered = new Map();
+        for (const [status, response] of Object.entries(op.responses)) {
+          const codes = response.content?.['application/problem+json']?.schema.allOf[1].properties.code.enum ?? [];
+          for (const code of codes) answered.set(code, Number(status));
+        }
+        for (const code of [...f.refuses, 'BAD_REQUEST', 'UNAUTHENTICATED', 'UNAVAILABLE', 'TIMEOUT']) {
+          assert.equal(answered.get(code), vocabulary.code(code).httpStatus, `${f.name} answers ${code}`);
+        }
+        assert.equal(answered.has('MVCC_READ_CONFLICT'), f.access === 'submit', `${f.name}: validation codes`);
+      }
+      const migrate = doc.paths['/v1/transactions/Migrate'].post;
+      assert.equal(migrate.responses[422].content['application/problem+json'].schema.allOf[1].properties.code.enum
+        .join(), 'POLICY_DENIED,CAPACITY_EXCEEDED');
+      const usage = doc.paths['/v1/clouds/{id}/usage'].get;
+      assert.equal(usage.responses[200].content['application/json'].schema.$ref, '#/components/schemas/UsageReport');
+      assert.ok(usage.responses[200].content['text/csv']);
+      assert.equal(doc.paths['/v1/migrations'].get.responses[200].content['application/json'].schema.$ref,
+        '#/components/schemas/MigrationPage');
     } finally {
       await s.close();
     }
@@ -489,7 +543,7 @@ describe('graceful drain', () => {
     let asyncCommitDone = false;
     const fabric = fakeFabric({
       async submit(identity, call) {
-        if (call.fn === 'Slow') {
+        if (call.fn === 'Migrate') {
           endorsed.resolve();
           await release.promise;
         }
@@ -497,7 +551,7 @@ describe('graceful drain', () => {
           txId: TX_ID, result: call.fn, timings: { endorseMs: 1, submitMs: 1 },
           commit: async () => {
             await release.promise;
-            if (call.fn === 'Async') asyncCommitDone = true;
+            if (call.fn === 'RegisterCloud') asyncCommitDone = true;
             return { blockNumber: 1, validationCode: 'VALID', commitMs: 1 };
           },
         };
@@ -505,12 +559,12 @@ describe('graceful drain', () => {
     });
     const s = await startApp({ fabric });
     try {
-      const accepted = await call(s.url, `${TX_PATH}/Async`, { method: 'POST', body: {}, headers: { Prefer: 'respond-async' } });
+      const accepted = await call(s.url, `${TX_PATH}/RegisterCloud`, { method: 'POST', body: ONE, headers: { Prefer: 'respond-async' } });
       assert.equal(accepted.status, 202);
-      const slow = call(s.url, `${TX_PATH}/Slow`, { method: 'POST', body: {} });
+      const slow = call(s.url, `${TX_PATH}/Migrate`, { method: 'POST', body: ONE });
       await endorsed.promise;
       const drained = s.app.drain(5000);
-      await problem(await call(s.url, `${TX_PATH}/Ping`, { method: 'POST', body: {} }), 503, 'UNAVAILABLE');
+      await problem(await call(s.url, `${TX_PATH}/Ping`, { method: 'POST', body: ONE }), 503, 'UNAVAILABLE');
       await problem(await call(s.url, '/readyz', { as: 'none' }), 503, 'UNAVAILABLE');
       assert.equal((await call(s.url, '/healthz', { as: 'none' })).status, 200);
       release.resolve();
@@ -527,8 +581,9 @@ describe('graceful drain', () => {
     const fabric = fakeFabric({ async submit() { await new Promise(() => {}); } });
     const s = await startApp({ fabric });
     try {
-      const pending = call(s.url, `${TX_PATH}/Ping`, { method: 'POST', body: {} }).catch(() => {});
-      await new Promise((r) => setTimeout(r, 20));
+      const pending = call(s.url, `${TX_PATH}/Ping`, { method: 'POST', body: ONE }).catch(() => {});
+      // In flight, however busy the machine (a fixed pause raced the request on a loaded one).
+      while (s.app.state.inFlight === 0) await new Promise((r) => setTimeout(r, 5));
       assert.equal(await s.app.drain(50), false);
       await s.close();
       await pending;

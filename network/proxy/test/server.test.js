@@ -89,6 +89,11 @@ describe('server.js', () => {
     assert.equal(run.status, 2);
     assert.match(run.stderr, /apiKeys\[0\]\.key/);
     assert.match(run.stderr, /apiKeys\[0\]\.identity/);
+    const noVocabulary = path.join(fixture.dir, 'no-vocabulary.json');
+    fs.writeFileSync(noVocabulary, JSON.stringify({ ...fixture.config, vocabulary: 'missing/vocabulary.json' }));
+    const missing = spawnSync(process.execPath, [SERVER, '--config', noVocabulary], { encoding: 'utf8' });
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /"vocabulary" is not a readable file: .*missing\/vocabulary\.json/);
     const none = spawnSync(process.execPath, [SERVER], { encoding: 'utf8' });
     assert.equal(none.status, 2);
     assert.match(none.stderr, /usage/);

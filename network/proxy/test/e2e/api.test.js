@@ -290,6 +290,84 @@ describe('gateway REST proxy on the real network', () => {
     });
   });
 
+  describe('typed routes and REST readers, from the contract\'s vocabulary', () => {
+    const typed = (key) => ({
+      post: (p, body, extra = {}) => fetch(`${proxy.url}${p}`, {
+        method: 'POST', headers: { 'X-API-Key': key, 'Content-Type': 'application/json', ...extra }, body: JSON.stringify(body),
+      }),
+      get: (p, extra = {}) => fetch(`${proxy.url}${p}`, { headers: { 'X-API-Key': key, ...extra } }),
+    });
+    const hostDe2 = `e2e-${RUN}-h-de2`;
+
+    it('submits and evaluates with the input object as the body', async () => {
+      const a = typed(member.apiKeys.admin);
+      const host = await expectOk(await a.post('/v1/transactions/RegisterHost', {
+        id: hostDe2, cloudId: ids.cloud, country: 'DE', organizations: ['E2E Org'], capacity: caps(8, 8192),
+      }));
+      assert.equal(host.validationCode, 'VALID');
+      assert.equal(host.result.id, hostDe2);
+      const got = await expectOk(await typed(member.apiKeys.user).post('/v1/queries/GetHost', { id: hostDe2 }));
+      assert.equal(got.result.country, 'DE');
+      await expectProblem(await a.post('/v1/transactions/Migrate', {
+        vmId: ids.vm, destinationHostId: ids.hostUs, imageHash: sha256(ids.vm),
+      }), 422, 'POLICY_DENIED');
+    });
+
+    it('refuses what is not the contract\'s before Fabric: unknown functions, other chaincodes, wrong arity', async () => {
+      const heightBefore = (await admin.info()).height;
+      const body = await expectProblem(await typed(member.apiKeys.admin).post('/v1/transactions/Teleport', {}), 404, 'NOT_FOUND');
+      assert.deepEqual(body.details, { kind: 'function', id: 'Teleport' });
+      const qscc = client(proxy.url, member.apiKeys.admin, { channel, chaincode: 'qscc' });
+      await expectProblem(await qscc.query('GetChainInfo', channel), 404, 'ROUTE_NOT_FOUND');
+      const tx = `${proxy.url}/channels/${channel}/chaincodes/${chaincode}/transactions/Ping`;
+      const key = { 'X-API-Key': member.apiKeys.admin, 'Content-Type': 'application/json' };
+      const arity = await expectProblem(await fetch(tx, { method: 'POST', headers: key, body: '{"args": []}' }), 400, 'BAD_REQUEST');
+      assert.match(arity.detail, /^Ping takes exactly one argument/);
+      assert.equal((await admin.info()).height, heightBefore, 'nothing was ordered');
+    });
+
+    it('reads a VM\'s history, its migrations page by page (Link: rel="next"), and a cloud\'s usage as CSV', async () => {
+      const a = typed(member.apiKeys.admin);
+      const migrations = [];
+      for (let i = 0; i < 2; i += 1) {
+        const m = await expectOk(await a.post('/v1/transactions/Migrate', {
+          vmId: ids.vm, destinationHostId: hostDe2, imageHash: sha256(ids.vm),
+        }));
+        migrations.push(m.result.id);
+        await expectOk(await a.post('/v1/transactions/CancelMigration', { migrationId: m.result.id, reason: 'e2e' }));
+      }
+      const history = await expectOk(await a.get(`/v1/vms/${ids.vm}/history`));
+      assert.equal(history.vm.id, ids.vm);
+      assert.deepEqual(history.migrations.map((m) => m.id), migrations);
+
+      const first = await a.get(`/v1/migrations?vmId=${ids.vm}&pageSize=1`);
+      const page1 = await expectOk(first);
+      assert.deepEqual(page1.items.map((m) => m.id), [migrations[0]]);
+      const link = first.headers.get('link');
+      assert.match(link, /^<\/v1\/migrations\?.*bookmark=.*>; rel="next"$/);
+      const page2 = await expectOk(await a.get(link.slice(1, link.indexOf('>'))));
+      assert.deepEqual(page2.items.map((m) => m.id), [migrations[1]]);
+
+      const to = new Date(Date.now() + 60000).toISOString();
+      const csv = await a.get(`/v1/clouds/${ids.cloud}/usage?from=2020-01-01T00:00:00Z&to=${to}`, { Accept: 'text/csv' });
+      assert.equal(csv.status, 200, await csv.clone().text());
+      assert.match(csv.headers.get('content-type'), /^text\/csv/);
+      const lines = (await csv.text()).trim().split('\n');
+      assert.equal(lines[0], 'vm,operator,hours,cpu_core_hours,memory_gib_hours,network_mbps_hours,io_mbps_hours,cost,currency');
+      assert.ok(lines.some((l) => l.startsWith(`${ids.vm},${ids.cloud},`)), lines.join('\n'));
+      const json = await expectOk(await a.get(`/v1/clouds/${ids.cloud}/usage?from=2020-01-01T00:00:00Z&to=${to}`));
+      assert.ok(json.vms.some((v) => v.vmId === ids.vm));
+    });
+
+    it('renders /docs and types every function in /openapi.json', async () => {
+      const page = await fetch(`${proxy.url}/docs`);
+      assert.equal(page.status, 200);
+      const doc = await expectOk(await fetch(`${proxy.url}/openapi.json`));
+      assert.ok(doc.paths['/v1/transactions/Migrate'].post);
+      assert.ok(doc.paths['/v1/clouds/{id}/usage'].get);
+    });
+  });
+
   describe('proxy-side errors', () => {
     it('400 for a bad body, 404/405 for unknown routes and methods, 413 for a large body', async () => {
       const tx = `${proxy.url}/channels/${channel}/chaincodes/${chaincode}/transactions/Ping`;
