@@ -461,8 +461,8 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
     },
 
     async metrics(req, res) {
-      const text = metrics.registry.render();
-      res.writeHead(200, { 'Content-Type': metricsModule.CONTENT_TYPE, 'Content-Length': Buffer.byteLength(text) });
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { 'Content-Type': metrics.contentType, 'Content-Length': Buffer.byteLength(text) });
       res.end(text);
     },
 
