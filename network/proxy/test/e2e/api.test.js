@@ -8,8 +8,11 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const { dashboardFamilies, exposed } = require('../dashboard');
 const {
-  RUN, loadNetwork, proxyConfig, startProxy, eventually, client, expectProblem, expectOk, readEvents,
+  MEMBERS_FILE, RUN, loadNetwork, proxyConfig, startProxy, eventually, client, expectProblem, expectOk, readEvents,
 } = require('./helpers');
 
 const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
@@ -448,6 +451,22 @@ describe('gateway REST proxy on the real network', () => {
         assert.match(text, new RegExp(`vmledger_proxy_fabric_step_duration_seconds_count\\{step="${step}"\\} [1-9]`), step);
       }
       assert.match(text, /vmledger_proxy_transactions_total\{validation_code="MVCC_READ_CONFLICT"\} [1-9]/);
+    });
+
+    it('every Fabric metric the Grafana dashboard queries is exposed by the network\'s peers or orderers', async () => {
+      // network.json (beside members.json) lists each peer's and orderer's operations endpoint.
+      const file = path.join(path.dirname(MEMBERS_FILE), 'network.json');
+      const { peers, orderers } = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const have = new Set();
+      for (const { operations } of [...peers, ...orderers]) {
+        const res = await fetch(`${operations}/metrics`);
+        assert.equal(res.status, 200, `${operations}/metrics`);
+        for (const name of exposed(await res.text())) have.add(name);
+      }
+      const { fabric } = dashboardFamilies();
+      assert.ok(fabric.length >= 10, fabric.join());
+      const missing = fabric.filter((name) => !have.has(name));
+      assert.deepEqual(missing, [], `exposed: ${[...have].filter((n) => !n.startsWith('go_')).sort().join(' ')}`);
     });
   });
 });
