@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-pub use crate::contract::{ContractEvent, EVENTS, FUNCTIONS};
+pub use crate::contract::{ContractEvent, EVENTS, FUNCTIONS, calls};
 
 /// Whether a function changes the ledger (submitted: endorsed, ordered, committed) or only reads it
 /// (evaluated on one peer).
@@ -36,6 +36,16 @@ pub struct Function {
     /// Codes (of origin [`Origin::Contract`]) its refusals may carry.
     pub refuses: &'static [&'static str],
     pub summary: &'static str,
+}
+
+/// A function of the contract as a type (one per entry of [`FUNCTIONS`], in [`calls`]): its name,
+/// access, and the Rust types of its input and output, so a typed client cannot pair a name with
+/// the wrong types: `ledger.submit::<calls::Migrate>(&input)` answers a `Migration`.
+pub trait Call {
+    const NAME: &'static str;
+    const ACCESS: Access;
+    type Input: Serialize + serde::de::DeserializeOwned;
+    type Output: Serialize + serde::de::DeserializeOwned;
 }
 
 /// One chaincode event: its name and the type of its JSON payload.
@@ -428,6 +438,22 @@ macro_rules! transactions {
             },
         )+];
 
+        /// One type per function of the contract, carrying its name, access, input and output types.
+        pub mod calls {
+            $(
+                #[doc = $summary]
+                #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+                pub struct $name;
+
+                impl $crate::vocabulary::Call for $name {
+                    const NAME: &'static str = stringify!($name);
+                    const ACCESS: $crate::vocabulary::Access = $crate::vocabulary::Access::$access;
+                    type Input = super::$input;
+                    type Output = super::$output $(<super::$item>)?;
+                }
+            )+
+        }
+
         /// Each function's name with the JSON Schemas of its input and output.
         #[cfg(any(test, feature = "schema"))]
         pub(crate) fn function_schemas(
@@ -605,6 +631,24 @@ mod tests {
             }
         }
         assert_eq!(function("Teleport"), None);
+    }
+
+    #[test]
+    fn each_function_is_a_type_with_its_entrys_name_access_and_types() {
+        fn entry<C: Call>() -> (&'static str, Access) {
+            (C::NAME, C::ACCESS)
+        }
+        assert_eq!(entry::<calls::Migrate>(), ("Migrate", Access::Submit));
+        assert_eq!(entry::<calls::ListHosts>(), ("ListHosts", Access::Evaluate));
+        let input: <calls::Migrate as Call>::Input = serde_json::from_str(r#"{"vmId":"v","destinationHostId":"h"}"#)
+            .expect("Migrate's input type is msg::Migrate");
+        assert_eq!(input.vm_id, "v");
+        let page: <calls::ListHosts as Call>::Output =
+            serde_json::from_str(r#"{"items":[]}"#).expect("a page of hosts");
+        assert!(page.items.is_empty());
+        for f in FUNCTIONS {
+            assert_eq!(function(f.name).map(|g| g.access), Some(f.access));
+        }
     }
 
     #[test]
