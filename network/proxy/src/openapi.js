@@ -219,7 +219,7 @@ function openapiDocument(config, vocabulary) {
     info: {
       title: 'vmledger gateway REST proxy',
       version,
-      summary: 'A federation member\'s HTTP door to the Fabric Gateway.',
+      summary: 'A federation member\'s HTTP door to the vmledger contract on Fabric.',
       description: 'A federation member\'s door to the vmledger contract. Typed operations (`/v1/…`): one per '
         + 'function of the contract, with its input object as the body, and REST readers. Fabric-shaped '
         + 'operations (`/channels/…`): submit and evaluate by name with `{"args": ["<JSON text>"]}` (exactly one '
