@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use crate::layout::Paths;
 use crate::net::Net;
 use crate::settings::{Consensus, Member, Settings, Standing, check_duration};
-use crate::{up, verbs};
+use crate::update::{self, Change};
+use crate::{membership, outputs, up, verbs};
 
 /// vmledger-net: a real Hyperledger Fabric federation on this machine, as plain processes.
 ///
@@ -62,6 +63,70 @@ enum Command {
     Env { org: String },
     /// `down`, then remove the run folder (keys, ledgers, logs).
     Clean,
+    /// A new member joins the running federation: its CA, identities, nodes and local chain, then
+    /// the channel updates adding it, signed by the existing members' admins.
+    #[command(
+        after_help = "Examples:\n  vmledger-net join                 # the next member (org3 on a 2-member network)\n  vmledger-net join org3            # finish the join of a member `org add` prepared"
+    )]
+    Join {
+        /// A member prepared with `org add`; default: a new one.
+        org: Option<String>,
+        /// The address its nodes listen on and advertise.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+    },
+    /// A member leaves: the update removing it, signed by every member's admin; its processes stop,
+    /// its history stays on the ledger.
+    Leave { org: String },
+    /// Members' own steps (for a member on its own machine).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Federation channel updates, one step at a time: propose, sign (each admin), submit.
+    #[command(subcommand)]
+    Update(UpdateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Stand up the next member on its own (CA, identities, nodes, local chain), not yet in the
+    /// federation; prints its name.
+    Add {
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UpdateCommand {
+    /// Write the unsigned update for a change of membership.
+    Propose {
+        #[arg(value_enum)]
+        change: ChangeKind,
+        /// The member concerned.
+        org: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Add a member's admin signature to an update.
+    Sign {
+        file: PathBuf,
+        #[arg(long = "as", value_name = "ORG")]
+        org: String,
+    },
+    /// Submit an update as a member's admin; refused unless its signatures satisfy the channel's
+    /// policies (a majority of the members' admins).
+    Submit {
+        file: PathBuf,
+        #[arg(long = "as", value_name = "ORG")]
+        org: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ChangeKind {
+    AddOrg,
+    AddConsenters,
+    Remove,
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,6 +151,15 @@ struct UpArgs {
     /// The address every node listens on and advertises.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+}
+
+/// Records the next member (standing `joining`) in the settings; returns its number.
+fn add_member(net: &mut Net, host: &str) -> Result<u8> {
+    let n = net.settings.next_member()?;
+    net.settings.members.push(Member { n, host: host.to_owned(), standing: Standing::Joining });
+    net.settings.save(&net.paths.settings())?;
+    crate::say(&format!("org{n} (Org{n}MSP) stands up on its own: CA, identities, nodes, local chain"));
+    Ok(n)
 }
 
 fn fabric_release(root: &Path) -> String {
@@ -174,6 +248,73 @@ pub fn run(root: &Path) -> Result<u8> {
         }
         Command::Clean => {
             verbs::clean(&paths)?;
+            Ok(0)
+        }
+        Command::Join { org, host } => {
+            let _lock = verbs::lock(&paths)?;
+            let mut net = net_of(load(&paths)?.context("no network (run `vmledger-net up`)")?);
+            net.check_tools()?;
+            let signers: Vec<u8> = net.members().map(|m| m.n).collect();
+            let n = match org {
+                Some(org) => {
+                    let member = net.settings.find(&org)?;
+                    if member.standing != Standing::Joining {
+                        bail!("{org} is not joining (prepare it with `vmledger-net org add`)");
+                    }
+                    member.n
+                }
+                None => add_member(&mut net, &host)?,
+            };
+            membership::prepare(&net, n)?;
+            membership::join(&net, n, &signers)?;
+            membership::set_standing(&mut net, n, Standing::Active)?;
+            membership::settle(&net, n)?;
+            crate::say(&format!("org{n} joined the federation; clients read {}", crate::shown(&net.paths.members())));
+            Ok(0)
+        }
+        Command::Leave { org } => {
+            let _lock = verbs::lock(&paths)?;
+            let mut net = net_of(load(&paths)?.context("no network")?);
+            let n = net.settings.find(&org)?.n;
+            membership::leave(&net, n)?;
+            membership::set_standing(&mut net, n, Standing::Left)?;
+            outputs::write_all(&net)?;
+            crate::say(&format!("org{n} left the federation; its history stays on the ledger"));
+            Ok(0)
+        }
+        Command::Org(OrgCommand::Add { host }) => {
+            let _lock = verbs::lock(&paths)?;
+            let mut net = net_of(load(&paths)?.context("no network (run `vmledger-net up`)")?);
+            net.check_tools()?;
+            let n = add_member(&mut net, &host)?;
+            membership::prepare(&net, n)?;
+            use std::io::Write;
+            writeln!(std::io::stdout(), "org{n}")?;
+            Ok(0)
+        }
+        Command::Update(command) => {
+            let net = net_of(load(&paths)?.context("no network")?);
+            match command {
+                UpdateCommand::Propose { change, org, out } => {
+                    let n = net.settings.find(&org)?.n;
+                    let change = match change {
+                        ChangeKind::AddOrg => Change::AddOrg(n),
+                        ChangeKind::AddConsenters => Change::AddConsenters(n),
+                        ChangeKind::Remove => Change::Remove(n),
+                    };
+                    let by = net.members().map(|m| m.n).find(|&m| m != n).context("no other member")?;
+                    let before = update::current_config(&net, by)?;
+                    let after = update::apply(&net, &before, change)?;
+                    update::propose(&net, &before, &after, &out)?;
+                    crate::say(&format!(
+                        "proposed: {} ({}); each admin signs it with `update sign`",
+                        change.describe(),
+                        crate::shown(&out)
+                    ));
+                }
+                UpdateCommand::Sign { file, org } => update::sign(&net, &file, net.settings.find(&org)?.n)?,
+                UpdateCommand::Submit { file, org } => update::submit(&net, &file, net.settings.find(&org)?.n)?,
+            }
             Ok(0)
         }
     }

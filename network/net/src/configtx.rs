@@ -46,12 +46,14 @@ impl Channel {
 
     /// The orderer nodes that order the channel.
     pub fn orderers(&self, net: &Net) -> Vec<Node> {
+        self.members(net).into_iter().flat_map(|n| self.orderers_of(net, n)).collect()
+    }
+
+    /// The orderer nodes member `n` runs for the channel (also before it is a member).
+    pub fn orderers_of(&self, net: &Net, n: u8) -> Vec<Node> {
         match self {
-            Channel::Federation => net
-                .members()
-                .flat_map(|m| (0..net.settings.orderers_per_member).map(move |k| Node::Orderer(m.n, k)))
-                .collect(),
-            Channel::Local(n) => vec![Node::LocalOrderer(*n)],
+            Channel::Federation => (0..net.settings.orderers_per_member).map(|k| Node::Orderer(n, k)).collect(),
+            Channel::Local(_) => vec![Node::LocalOrderer(n)],
         }
     }
 
@@ -106,12 +108,7 @@ pub fn application_org(net: &Net, n: u8) -> Value {
 /// BlockValidation), everyone in it may read, its admins administer.
 pub fn orderer_org(net: &Net, n: u8, channel: Channel) -> Value {
     let msp = format!("Org{n}MSP");
-    let endpoints: Vec<String> = channel
-        .orderers(net)
-        .into_iter()
-        .filter(|node| node.member() == n)
-        .map(|node| orderer_endpoint(net, node))
-        .collect();
+    let endpoints: Vec<String> = channel.orderers_of(net, n).into_iter().map(|node| orderer_endpoint(net, node)).collect();
     json!({
         "Name": msp, "ID": msp, "MSPDir": net.org(n).msp(),
         "Policies": {

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod configtx;
 pub mod files;
 pub mod layout;
+pub mod membership;
 pub mod net;
 pub mod nodes;
 pub mod outputs;
@@ -20,6 +21,7 @@ pub mod process;
 pub mod services;
 pub mod settings;
 pub mod up;
+pub mod update;
 pub mod verbs;
 
 use std::path::Path;

@@ -22,6 +22,8 @@ pub enum Consensus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Standing {
+    /// Standing up on its own (CA, nodes, local chain); not yet in the federation channel.
+    Joining,
     Active,
     /// Removed from the channels by a signed update; its history stays on the ledger.
     Left,
@@ -121,6 +123,15 @@ impl Settings {
         })
     }
 
+    /// The number the next member gets.
+    pub fn next_member(&self) -> Result<u8> {
+        let next = self.members.iter().map(|m| m.n).max().unwrap_or(0) + 1;
+        if next > MAX_MEMBERS {
+            bail!("a network holds at most {MAX_MEMBERS} members (members who left keep their number)");
+        }
+        Ok(next)
+    }
+
     pub fn ports(&self, n: u8) -> Ports {
         Ports::of(self.base_port, n)
     }
@@ -130,7 +141,6 @@ impl Settings {
         self.member(n).map_or("127.0.0.1", |m| m.host.as_str())
     }
 
-    /// The BatchTimeout as Fabric's duration syntax accepts it (checked by `check_duration`).
     pub fn is_raft(&self) -> bool {
         self.consensus == Consensus::Raft
     }
