@@ -148,8 +148,17 @@ fn ensure_registrar(net: &Net, n: u8) -> Result<()> {
 }
 
 /// Registers `name` (idempotent) and enrolls it into `dir` (`msp/`, and `tls/` when `tls_hosts`
-/// is given: a TLS certificate for those hosts, from the `tls` profile).
-fn enroll(net: &Net, n: u8, name: &str, kind: Kind, dir: &Path, tls_hosts: Option<&str>) -> Result<()> {
+/// is given: a TLS certificate for those hosts, from the `tls` profile). `subject` is the CSR's
+/// names (`O=Org1MSP` when none).
+fn enroll(
+    net: &Net,
+    n: u8,
+    name: &str,
+    kind: Kind,
+    dir: &Path,
+    tls_hosts: Option<&str>,
+    subject: Option<&str>,
+) -> Result<()> {
     let org = net.org(n);
     let msp = dir.join("msp");
     let (tls_cert, tls_key, tls_ca) = tls_files(kind, dir);
@@ -178,7 +187,7 @@ fn enroll(net: &Net, n: u8, name: &str, kind: Kind, dir: &Path, tls_hosts: Optio
     let url = ca_url(net, n, Some((name, &secret)));
     let _ = std::fs::remove_dir_all(&msp);
     let msp_dir = msp.display().to_string();
-    let names = format!("O=Org{n}MSP");
+    let names = subject.map_or_else(|| format!("O=Org{n}MSP"), str::to_owned);
     let mut identity =
         ca_client(net, n, &scratch, "enroll", &["-u", &url, "--mspdir", &msp_dir, "--csr.names", &names]);
     net.run(Some(Node::Ca(n)), &format!("enroll {name} of org{n}"), &mut identity)?;
@@ -249,14 +258,23 @@ pub fn enroll_member(net: &Net, n: u8) -> Result<()> {
     let host = net.host(n).to_owned();
     for (name, kind) in node_names(net) {
         let hosts = format!("{host},localhost,{name}.org{n}.{DOMAIN}");
-        enroll(net, n, &name, kind, &org.node(&name), Some(&hosts))?;
+        enroll(net, n, &name, kind, &org.node(&name), Some(&hosts), None)?;
     }
     let admin_dir = org.dir.join("users").join("admin");
-    enroll(net, n, "admin", Kind::Admin, &admin_dir, Some(&host))?;
+    enroll(net, n, "admin", Kind::Admin, &admin_dir, Some(&host), None)?;
     for (name, role) in APPLICATION_IDENTITIES {
-        enroll(net, n, name, Kind::Client(role), &org.dir.join("users").join(name), None)?;
+        enroll(net, n, name, Kind::Client(role), &org.dir.join("users").join(name), None, None)?;
     }
     Ok(())
+}
+
+/// Registers and enrolls one more application identity of member `n` with `role`, its subject
+/// names as given (any text its holder asks for: the role is in the attribute, not there).
+/// Returns its MSP folder.
+pub fn enroll_extra(net: &Net, n: u8, name: &str, role: &'static str, subject: Option<&str>) -> Result<PathBuf> {
+    let dir = net.org(n).dir.join("users").join(name);
+    enroll(net, n, name, Kind::Client(role), &dir, None, subject)?;
+    Ok(dir.join("msp"))
 }
 
 /// An identity's certificate and private key files (what a proxy or the SDK signs with).

@@ -84,6 +84,28 @@ enum Command {
     /// Federation channel updates, one step at a time: propose, sign (each admin), submit.
     #[command(subcommand)]
     Update(UpdateCommand),
+    /// Send a signal to one of the network's processes (faults: KILL, STOP, CONT; TERM stops it).
+    /// `up` restarts what is not running.
+    #[command(
+        after_help = "Examples:\n  vmledger-net signal orderer0.org2 KILL\n  vmledger-net signal peer0.org1 STOP && sleep 10 && vmledger-net signal peer0.org1 CONT"
+    )]
+    Signal {
+        name: String,
+        #[arg(value_parser = ["TERM", "KILL", "STOP", "CONT"])]
+        signal: String,
+    },
+    /// Enroll one more application identity from a member's CA; prints its MSP folder.
+    #[command(after_help = "Example:\n  vmledger-net identity org1 alice --role operator")]
+    Identity {
+        org: String,
+        name: String,
+        /// Its vmledger role (the certificate attribute vmledger.role).
+        #[arg(long, value_parser = ["manager", "operator", "relay"])]
+        role: String,
+        /// The certificate subject's names, as fabric-ca-client's --csr.names takes them.
+        #[arg(long, value_name = "NAMES")]
+        subject: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,6 +312,25 @@ pub fn run(root: &Path) -> Result<u8> {
             membership::prepare(&net, n)?;
             use std::io::Write;
             writeln!(std::io::stdout(), "org{n}")?;
+            Ok(0)
+        }
+        Command::Signal { name, signal } => {
+            if crate::layout::Node::parse(&name).is_none() {
+                bail!("no process `{name}` (names look like peer0.org1, orderer0.org2, ca.org1, proxy.org1)");
+            }
+            let signal: nix::sys::signal::Signal = format!("SIG{signal}").parse().context("signal")?;
+            let pid = crate::process::signal_named(&paths, &name, signal)?;
+            crate::say(&format!("sent {signal} to {name} (pid {pid})"));
+            Ok(0)
+        }
+        Command::Identity { org, name, role, subject } => {
+            let net = net_of(load(&paths)?.context("no network (run `vmledger-net up`)")?);
+            let n = net.settings.find(&org)?.n;
+            let role =
+                crate::ca::APPLICATION_IDENTITIES.iter().map(|(_, r)| *r).find(|r| *r == role).context("role")?;
+            let msp = crate::ca::enroll_extra(&net, n, &name, role, subject.as_deref())?;
+            use std::io::Write;
+            writeln!(std::io::stdout(), "{}", msp.display())?;
             Ok(0)
         }
         Command::Update(command) => {

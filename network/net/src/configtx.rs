@@ -108,7 +108,8 @@ pub fn application_org(net: &Net, n: u8) -> Value {
 /// BlockValidation), everyone in it may read, its admins administer.
 pub fn orderer_org(net: &Net, n: u8, channel: Channel) -> Value {
     let msp = format!("Org{n}MSP");
-    let endpoints: Vec<String> = channel.orderers_of(net, n).into_iter().map(|node| orderer_endpoint(net, node)).collect();
+    let endpoints: Vec<String> =
+        channel.orderers_of(net, n).into_iter().map(|node| orderer_endpoint(net, node)).collect();
     json!({
         "Name": msp, "ID": msp, "MSPDir": net.org(n).msp(),
         "Policies": {

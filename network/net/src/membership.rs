@@ -97,7 +97,15 @@ pub fn join(net: &Net, n: u8, signers: &[u8]) -> Result<()> {
     // The peer joins from the genesis block and replays the chain from the orderers.
     let genesis = net.paths.channels().join(FEDERATION).join("genesis.block");
     nodes::join_peer(net, n, Channel::Federation, &genesis)?;
-    Ok(())
+    // Until it has replayed the update that added its organisation, its own peer does not know it.
+    let target = nodes::height(net, signers[0], FEDERATION).context("the federation's height")?;
+    process::wait_until(
+        &net.paths,
+        &Node::Peer(n).to_string(),
+        &format!("the federation's {target} blocks"),
+        net.timeout,
+        || nodes::height(net, n, FEDERATION).is_some_and(|h| h >= target),
+    )
 }
 
 /// After the join: the chaincode approved by the newcomer, everyone seeing everyone, outputs and

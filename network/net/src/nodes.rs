@@ -227,3 +227,12 @@ pub fn peers_known(net: &Net, n: u8, channel: &str) -> usize {
         })
         .map_or(0, |v| v as usize)
 }
+
+/// The height of member `n`'s copy of `channel` (`peer channel getinfo`), if it answers.
+pub fn height(net: &Net, n: u8, channel: &str) -> Option<u64> {
+    let mut command = net.peer_cli(n);
+    command.args(["channel", "getinfo", "-c", channel]);
+    let (ok, said) = net.try_run(&format!("peer channel getinfo {channel} (peer0.org{n})"), &mut command);
+    let info: serde_json::Value = serde_json::from_str(said.get(said.find('{')?..)?.trim()).ok()?;
+    ok.then(|| info["height"].as_u64()).flatten()
+}

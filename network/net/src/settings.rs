@@ -111,6 +111,11 @@ impl Settings {
         self.members.iter().filter(|m| m.is_active())
     }
 
+    /// Members whose processes run: active ones, and those standing up to join.
+    pub fn present(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| m.standing != Standing::Left)
+    }
+
     pub fn member(&self, n: u8) -> Option<&Member> {
         self.members.iter().find(|m| m.n == n)
     }

@@ -185,10 +185,10 @@ pub fn orderer_nodes(net: &Net, n: u8) -> Vec<Node> {
     nodes
 }
 
-/// Every process of the active members, in start order.
+/// Every process of the members present (active or joining), in start order.
 pub fn all_nodes(net: &Net) -> Vec<Node> {
     let mut all = Vec::new();
-    for member in net.members() {
+    for member in net.settings.present() {
         let n = member.n;
         all.push(Node::Ca(n));
         all.extend(orderer_nodes(net, n));
