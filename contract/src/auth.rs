@@ -2,33 +2,36 @@
 //! it; only that MSP acts for the cloud (registers its hosts and VMs, sets regulations, migrates and
 //! cancels); only the destination cloud's MSP confirms. Changing hosts or regulations also needs
 //! the member's manager role (seed 003: only VM and host managers touch policies).
+//!
+//! A role is the certificate attribute `vmledger.role` that the member's own CA puts in the
+//! certificate (Fabric CA's attribute extension), never a part of the subject: a subject is free
+//! text to whoever requests a certificate, so `CN=m,OU=admin` in it proves nothing.
 
 use crate::error::{ContractError, Result};
 use crate::ledger::Caller;
 use crate::model::Cloud;
 
-/// The organisational unit that marks a member's managers (Fabric NodeOUs: `admin`).
-pub const MANAGER_ROLE: &str = "admin";
+/// The certificate attribute holding the caller's vmledger role.
+pub const ROLE_ATTRIBUTE: &str = "vmledger.role";
+/// The role of a member's managers: they register clouds and hosts and set regulations.
+pub const MANAGER_ROLE: &str = "manager";
 
 impl Caller {
-    /// Organisational units of the certificate's subject, read from Fabric's identity string
-    /// (`x509::<subject>::<issuer>`, subject as `/C=../OU=admin/CN=..` or `CN=..,OU=admin,..`).
-    pub fn roles(&self) -> Vec<&str> {
-        let subject = self.id.strip_prefix("x509::").unwrap_or(&self.id);
-        let subject = subject.split("::").next().unwrap_or_default();
-        subject.split(['/', ',']).filter_map(|part| part.trim().strip_prefix("OU=")).collect()
+    /// The vmledger role its CA gave the certificate, if any.
+    pub fn role(&self) -> Option<&str> {
+        self.attributes.get(ROLE_ATTRIBUTE).map(String::as_str)
     }
 
     /// Whether the caller holds the manager role.
     pub fn is_manager(&self) -> bool {
-        self.roles().contains(&MANAGER_ROLE)
+        self.role() == Some(MANAGER_ROLE)
     }
 
     fn unauthorized(&self, rule: String) -> ContractError {
         ContractError::Unauthorized {
             rule,
             caller_msp_id: self.msp_id.clone(),
-            caller_role: self.roles().first().map(|r| (*r).to_owned()),
+            caller_role: self.role().map(str::to_owned),
         }
     }
 }
@@ -65,6 +68,12 @@ mod tests {
         Caller { msp_id: msp_id.into(), id: id.into(), attributes: Default::default() }
     }
 
+    fn with_role(msp_id: &str, role: &str) -> Caller {
+        let mut caller = caller(msp_id, "x509::CN=m::CN=ca");
+        caller.attributes.insert(ROLE_ATTRIBUTE.into(), role.into());
+        caller
+    }
+
     fn cloud(msp_id: &str) -> Cloud {
         Cloud {
             id: "a".into(),
@@ -76,13 +85,24 @@ mod tests {
     }
 
     #[test]
-    fn roles_are_read_from_either_subject_format() {
-        let slashes = caller("Org1MSP", "x509::/C=US/OU=admin/CN=Admin@org1::/C=US/CN=ca.org1");
-        let commas = caller("Org1MSP", "x509::CN=User1@org1,OU=client,L=SF::CN=ca.org1");
-        assert_eq!(slashes.roles(), ["admin"]);
-        assert!(slashes.is_manager());
-        assert_eq!(commas.roles(), ["client"]);
-        assert!(!commas.is_manager());
+    fn the_role_is_the_certificate_attribute() {
+        assert!(with_role("Org1MSP", "manager").is_manager());
+        assert!(!with_role("Org1MSP", "operator").is_manager());
+        assert_eq!(with_role("Org1MSP", "operator").role(), Some("operator"));
+    }
+
+    #[test]
+    fn an_admin_unit_smuggled_into_the_subject_grants_nothing() {
+        for subject in [
+            "x509::/C=US/OU=admin/CN=Admin@org1::/C=US/CN=ca.org1",
+            "x509::CN=m,OU=admin::CN=ca.org1",
+            "x509::L=x/OU=admin,CN=m::CN=ca.org1",
+            "x509::CN=OU=manager::CN=ca.org1",
+        ] {
+            let smuggler = caller("Org1MSP", subject);
+            assert!(!smuggler.is_manager(), "{subject}");
+            assert_eq!(require_manager(&smuggler, "register a host").unwrap_err().code(), "UNAUTHORIZED");
+        }
     }
 
     #[test]
@@ -99,7 +119,7 @@ mod tests {
 
     #[test]
     fn clients_are_not_managers() {
-        let err = require_manager(&caller("Org1MSP", "x509::CN=u,OU=client::CN=ca"), "register a host").unwrap_err();
+        let err = require_manager(&with_role("Org1MSP", "operator"), "register a host").unwrap_err();
         assert_eq!(err.code(), "UNAUTHORIZED");
     }
 }

@@ -12,25 +12,26 @@ use crate::model::*;
 const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 const OTHER_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000001";
 
+/// A member's identity as its Fabric CA issues it: NodeOU `client`, the vmledger role an attribute.
 fn identity(msp_id: &str, role: &str, name: &str) -> Caller {
     Caller {
         msp_id: msp_id.into(),
-        id: format!("x509::/C=US/ST=California/OU={role}/CN={name}::/C=US/CN=ca.example"),
-        attributes: Default::default(),
+        id: format!("x509::/C=US/O={msp_id}/OU=client/CN={name}::/C=US/CN=ca.example"),
+        attributes: [(crate::auth::ROLE_ATTRIBUTE.to_owned(), role.to_owned())].into(),
     }
 }
 
 fn org1_admin() -> Caller {
-    identity("Org1MSP", "admin", "Admin@org1")
+    identity("Org1MSP", "manager", "manager")
 }
 fn org1_user() -> Caller {
-    identity("Org1MSP", "client", "User1@org1")
+    identity("Org1MSP", "operator", "operator")
 }
 fn org2_admin() -> Caller {
-    identity("Org2MSP", "admin", "Admin@org2")
+    identity("Org2MSP", "manager", "manager")
 }
 fn org2_user() -> Caller {
-    identity("Org2MSP", "client", "User1@org2")
+    identity("Org2MSP", "operator", "operator")
 }
 
 /// Runs one transaction, and checks its outcome against the function's entry in the vocabulary:

@@ -1,8 +1,9 @@
 'use strict';
 /**
- * Drives the running vmledger network through Fabric itself: the `peer` CLI, as a member's admin or
- * user identity, reading the network's layout from network/run/network.json (written by
- * network/vmledger-net up). No proxy, no SDK: what the tests see is what the peers endorse and commit.
+ * Drives the running vmledger network through Fabric itself: the `peer` CLI, as one of a member's
+ * identities (its channel `admin`, or the application identities `manager`, `operator`, `relay`),
+ * reading the network's layout from network/run/network.json (written by network/vmledger-net up).
+ * No proxy, no SDK: what the tests see is what the peers endorse and commit.
  */
 const { execFile } = require('node:child_process');
 const fs = require('node:fs');
@@ -12,7 +13,7 @@ const { promisify } = require('node:util');
 const run = promisify(execFile);
 
 const ROOT = path.resolve(__dirname, '../..');
-const RUN = path.join(ROOT, 'network', 'run');
+const RUN = process.env.VMLEDGER_NET_RUN ?? path.join(ROOT, 'network', 'run');
 const NET = path.join(ROOT, 'network', 'vmledger-net');
 const PEER = path.join(ROOT, '.tools', 'bin', 'peer');
 
@@ -27,8 +28,8 @@ class ContractError extends Error {
 }
 
 /** The network as network/vmledger-net wrote it; throws a clear error when it is not up. */
-function loadNetwork() {
-  const file = path.join(RUN, 'network.json');
+function loadNetwork(run = RUN) {
+  const file = path.join(run, 'network.json');
   if (!fs.existsSync(file) || !fs.existsSync(PEER)) {
     throw new Error(`no vmledger network: ${path.relative(ROOT, file)} is missing. `
       + 'Start one with `network/vmledger-net up` (after scripts/install).');
@@ -64,15 +65,18 @@ class Fabric {
     return peer;
   }
 
+  /** AS: an identity's name (admin, manager, operator, relay) or {msp: folder} for any other. */
   env(org, as) {
     const peer = this.peerOf(org);
+    const msp = typeof as === 'object' ? as.msp : as === 'admin' ? peer.adminMsp : peer.identities[as];
+    if (!msp) throw new Error(`member ${org} has no identity ${as}`);
     return {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       FABRIC_CFG_PATH: this.network.fabricCfgPath,
-      FABRIC_LOGGING_SPEC: 'info',
+      FABRIC_LOGGING_SPEC: 'grpc=error:info',
       CORE_PEER_LOCALMSPID: peer.mspId,
-      CORE_PEER_MSPCONFIGPATH: as === 'admin' ? peer.adminMsp : peer.userMsp,
+      CORE_PEER_MSPCONFIGPATH: msp,
       CORE_PEER_ADDRESS: peer.endpoint,
       CORE_PEER_TLS_ENABLED: 'true',
       CORE_PEER_TLS_ROOTCERT_FILE: peer.tlsRootCert,
@@ -86,27 +90,58 @@ class Fabric {
       const text = `${err.stderr ?? ''}${err.stdout ?? ''}`;
       const wire = parseContractError(text);
       if (wire) throw new ContractError(wire, text);
-      throw new Error(`peer ${args.slice(0, 3).join(' ')} as ${org}/${as} failed: ${text.trim() || err.message}`);
+      const who = typeof as === 'object' ? as.msp : as;
+      throw new Error(`peer ${args.slice(0, 3).join(' ')} as ${org}/${who} failed: ${text.trim() || err.message}`);
+    }
+  }
+
+  /** The federation channel's configuration sequence (one more with every committed update). */
+  async configSequence(org) {
+    const orderer = this.network.orderers.find((o) => o.channel === this.network.channel
+      && o.mspId === this.peerOf(org).mspId);
+    const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'vmledger-config-'));
+    try {
+      const block = path.join(dir, 'config.block');
+      await this.peer(org, 'admin', ['channel', 'fetch', 'config', block, '-c', this.network.channel,
+        '-o', orderer.endpoint, '--tls', '--cafile', orderer.tlsCa]);
+      const decoded = path.join(dir, 'config.json');
+      await run(path.join(ROOT, '.tools', 'bin', 'configtxlator'),
+        ['proto_decode', '--input', block, '--type', 'common.Block', '--output', decoded]);
+      const config = JSON.parse(fs.readFileSync(decoded, 'utf8')).data.data[0].payload.data.config;
+      return Number(config.sequence ?? 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   }
 
   /** Evaluate a read-only function on ORG's peer; returns the parsed JSON answer. */
-  async query(org, as, fn, arg = {}) {
-    const { stdout } = await this.peer(org, as, ['chaincode', 'query', '-C', this.network.channel,
+  async query(org, as, fn, arg = {}, channel = this.network.channel) {
+    const { stdout } = await this.peer(org, as, ['chaincode', 'query', '-C', channel,
       '-n', this.network.chaincode, '-c', JSON.stringify({ Args: [fn, JSON.stringify(arg)] })]);
     return JSON.parse(stdout);
   }
 
+  /** The raw bytes of an evaluated answer (to compare members' answers byte for byte). */
+  async queryText(org, as, fn, arg = {}, channel = this.network.channel) {
+    const { stdout } = await this.peer(org, as, ['chaincode', 'query', '-C', channel,
+      '-n', this.network.chaincode, '-c', JSON.stringify({ Args: [fn, JSON.stringify(arg)] })]);
+    return stdout;
+  }
+
   /**
-   * Submit a transaction endorsed by every member's peer, and wait until ORG's peer commits it.
-   * Returns {txId, status} (status: the validation code, VALID for a recorded transaction).
+   * Submit a transaction endorsed by every peer of the channel (the federation: every member's; a
+   * local channel: its member's), through one of ORG's orderers of that channel, and wait until
+   * ORG's peer commits it. Returns {txId, status} (status: the validation code, VALID when recorded).
    */
-  async invoke(org, as, fn, arg = {}) {
-    const orderer = this.network.orderers[0];
-    const args = ['chaincode', 'invoke', '-o', orderer.endpoint, '--tls', '--cafile', this.network.ordererTlsCa,
-      '-C', this.network.channel, '-n', this.network.chaincode,
+  async invoke(org, as, fn, arg = {}, channel = this.network.channel) {
+    const orderer = this.network.orderers.find((o) => o.channel === channel && o.mspId === this.peerOf(org).mspId);
+    if (!orderer) throw new Error(`${org} runs no orderer of ${channel}`);
+    const args = ['chaincode', 'invoke', '-o', orderer.endpoint, '--tls', '--cafile', orderer.tlsCa,
+      '-C', channel, '-n', this.network.chaincode,
       '-c', JSON.stringify({ Args: [fn, JSON.stringify(arg)] }), '--waitForEvent', '--waitForEventTimeout', '60s'];
-    for (const p of this.network.peers) args.push('--peerAddresses', p.endpoint, '--tlsRootCertFiles', p.tlsRootCert);
+    const endorsers = channel === this.network.channel
+      ? this.network.peers : this.network.peers.filter((p) => p.localChannel === channel);
+    for (const p of endorsers) args.push('--peerAddresses', p.endpoint, '--tlsRootCertFiles', p.tlsRootCert);
     const { stdout, stderr } = await this.peer(org, as, args);
     const text = `${stderr}${stdout}`;
     const committed = /txid \[([0-9a-f]{64})\] committed with status \((\w+)\)/.exec(text);
@@ -115,9 +150,10 @@ class Fabric {
   }
 }
 
-/** Run network/vmledger-net VERB (used by the restart test). */
-async function vmledgerNet(verb) {
-  return run(NET, [verb], { cwd: ROOT, timeout: 300000, maxBuffer: 16 << 20 });
+/** Run network/vmledger-net with ARGS (a verb and its arguments); ENV adds to the environment. */
+async function vmledgerNet(args, env = {}) {
+  const argv = Array.isArray(args) ? args : [args];
+  return run(NET, argv, { cwd: ROOT, timeout: 300000, maxBuffer: 16 << 20, env: { ...process.env, ...env } });
 }
 
 module.exports = { ContractError, Fabric, ROOT, loadNetwork, parseContractError, vmledgerNet };

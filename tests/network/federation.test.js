@@ -55,25 +55,25 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
   before(async () => {
     fabric = new Fabric();
     try {
-      for (const p of fabric.network.peers) await fabric.query(p.org, 'user', 'Ping');
+      for (const p of fabric.network.peers) await fabric.query(p.org, 'operator', 'Ping');
     } catch (err) {
       throw new Error('the vmledger network is not running (start it with `network/vmledger-net up`): '
         + `Ping did not answer: ${err.message}`);
     }
     // Given the demo federation, each record registered by the member operating its cloud.
-    await Promise.all(fed.clouds.map((c) => fabric.invoke(operatorOf(c.id), 'admin', 'RegisterCloud', c)));
-    await Promise.all(fed.hosts.map((h) => fabric.invoke(operatorOf(h.cloudId), 'admin', 'RegisterHost', h)));
-    await Promise.all(fed.vms.map((v) => fabric.invoke(operatorOf(v.cloudId), 'user', 'RegisterVm', v)));
+    await Promise.all(fed.clouds.map((c) => fabric.invoke(operatorOf(c.id), 'manager', 'RegisterCloud', c)));
+    await Promise.all(fed.hosts.map((h) => fabric.invoke(operatorOf(h.cloudId), 'manager', 'RegisterHost', h)));
+    await Promise.all(fed.vms.map((v) => fabric.invoke(operatorOf(v.cloudId), 'operator', 'RegisterVm', v)));
   });
 
   test('the federation is on the ledger, as each member sees it', async () => {
     for (const p of fabric.network.peers) {
-      const vm = await fabric.query(p.org, 'user', 'GetVm', { id: id('vm-003') });
+      const vm = await fabric.query(p.org, 'operator', 'GetVm', { id: id('vm-003') });
       assert.equal(vm.hostId, id('a-tokyo-1'));
       assert.equal(vm.status, 'running');
       assert.deepEqual(vm.regulation, { countries: ['JP', 'GB'], organizations: ['CompanyA', 'CompanyB'] });
     }
-    const cloud = await fabric.query('org2', 'user', 'GetCloud', { id: id('cloud-a') });
+    const cloud = await fabric.query('org2', 'operator', 'GetCloud', { id: id('cloud-a') });
     assert.equal(cloud.mspId, 'Org1MSP');
   });
 
@@ -81,25 +81,25 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
     const vmId = id('vm-003');
     const { imageHash } = fed.vms.find((v) => v.id === vmId);
     // When cloud-a (org1) indicates the migration of vm-003 to b-london-1 (GB, CompanyB: allowed)…
-    const indicated = await fabric.invoke('org1', 'user', 'Migrate',
+    const indicated = await fabric.invoke('org1', 'operator', 'Migrate',
       { vmId, destinationHostId: id('b-london-1'), imageHash });
     assert.equal(indicated.status, 'VALID');
-    const migration = await fabric.query('org2', 'user', 'GetMigration', { id: indicated.txId });
+    const migration = await fabric.query('org2', 'operator', 'GetMigration', { id: indicated.txId });
     assert.equal(migration.status, 'indicated');
     assert.equal(migration.scope, 'inter');
-    assert.equal((await fabric.query('org1', 'user', 'GetVm', { id: vmId })).status, 'migrating');
+    assert.equal((await fabric.query('org1', 'operator', 'GetVm', { id: vmId })).status, 'migrating');
 
     // …and cloud-b (org2) confirms with the hash of what it received, equal to the recorded one,
-    const confirmed = await fabric.invoke('org2', 'user', 'ConfirmMigration',
+    const confirmed = await fabric.invoke('org2', 'operator', 'ConfirmMigration',
       { migrationId: indicated.txId, observedHash: imageHash });
     assert.equal(confirmed.status, 'VALID');
 
     // then the VM runs on the destination host, and the migration is confirmed, for every member.
     for (const p of fabric.network.peers) {
-      const vm = await fabric.query(p.org, 'user', 'GetVm', { id: vmId });
+      const vm = await fabric.query(p.org, 'operator', 'GetVm', { id: vmId });
       assert.equal(vm.hostId, id('b-london-1'));
       assert.equal(vm.status, 'running');
-      const done = await fabric.query(p.org, 'user', 'GetMigration', { id: indicated.txId });
+      const done = await fabric.query(p.org, 'operator', 'GetMigration', { id: indicated.txId });
       assert.equal(done.status, 'confirmed');
       assert.equal(done.observedHash, imageHash);
       assert.deepEqual(done.source, { cloudId: id('cloud-a'), hostId: id('a-tokyo-1') });
@@ -110,31 +110,31 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
 
   test('a residency-policy violation is refused with POLICY_DENIED, and nothing is written', async () => {
     const vmId = id('vm-003');
-    const before = await fabric.query('org1', 'user', 'GetVm', { id: vmId });
+    const before = await fabric.query('org1', 'operator', 'GetVm', { id: vmId });
     // b-frankfurt-1 is in DE and managed by CompanyC: neither is allowed by vm-003's regulation.
-    const err = await refusedWith(fabric.invoke('org1', 'user', 'Migrate',
+    const err = await refusedWith(fabric.invoke('org1', 'operator', 'Migrate',
       { vmId, destinationHostId: id('b-frankfurt-1'), imageHash: before.imageHash }), 'POLICY_DENIED');
     assert.match(err.message, /DE|CompanyC/);
-    assert.deepEqual(await fabric.query('org1', 'user', 'GetVm', { id: vmId }), before);
+    assert.deepEqual(await fabric.query('org1', 'operator', 'GetVm', { id: vmId }), before);
   });
 
   test('a wrong hash at ConfirmMigration commits a rejected migration and the VM stays', async () => {
     const vmId = id('vm-web');
     const { imageHash } = fed.vms.find((v) => v.id === vmId);
-    const indicated = await fabric.invoke('org1', 'user', 'Migrate',
+    const indicated = await fabric.invoke('org1', 'operator', 'Migrate',
       { vmId, destinationHostId: id('b-paris-1'), imageHash });
     const tampered = sha256('an image altered on its way');
     // The destination reports a different hash: the transaction is valid and committed as evidence…
-    const rejected = await fabric.invoke('org2', 'user', 'ConfirmMigration',
+    const rejected = await fabric.invoke('org2', 'operator', 'ConfirmMigration',
       { migrationId: indicated.txId, observedHash: tampered });
     assert.equal(rejected.status, 'VALID');
     // …the migration is rejected with the hash observed, and the VM is still on its source host.
     for (const p of fabric.network.peers) {
-      const migration = await fabric.query(p.org, 'user', 'GetMigration', { id: indicated.txId });
+      const migration = await fabric.query(p.org, 'operator', 'GetMigration', { id: indicated.txId });
       assert.equal(migration.status, 'rejected');
       assert.equal(migration.recordedHash, imageHash);
       assert.equal(migration.observedHash, tampered);
-      const vm = await fabric.query(p.org, 'user', 'GetVm', { id: vmId });
+      const vm = await fabric.query(p.org, 'operator', 'GetVm', { id: vmId });
       assert.equal(vm.hostId, id('a-virginia-1'));
       assert.equal(vm.status, 'running');
       assert.equal(vm.imageHash, imageHash);
@@ -145,7 +145,7 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
   test('a host without room is refused with CAPACITY_EXCEEDED', async () => {
     const vmId = id('vm-web');
     const { imageHash } = fed.vms.find((v) => v.id === vmId);
-    await refusedWith(fabric.invoke('org1', 'user', 'Migrate',
+    await refusedWith(fabric.invoke('org1', 'operator', 'Migrate',
       { vmId, destinationHostId: id('b-london-2'), imageHash }), 'CAPACITY_EXCEEDED');
   });
 
@@ -155,15 +155,15 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
     await vmledgerNet('up');
     fabric = new Fabric();
     for (const p of fabric.network.peers) {
-      assert.equal((await fabric.query(p.org, 'user', 'GetMigration', { id: migrations.confirmed })).status, 'confirmed');
-      assert.equal((await fabric.query(p.org, 'user', 'GetMigration', { id: migrations.rejected })).status, 'rejected');
-      assert.equal((await fabric.query(p.org, 'user', 'GetVm', { id: id('vm-003') })).hostId, id('b-london-1'));
+      assert.equal((await fabric.query(p.org, 'operator', 'GetMigration', { id: migrations.confirmed })).status, 'confirmed');
+      assert.equal((await fabric.query(p.org, 'operator', 'GetMigration', { id: migrations.rejected })).status, 'rejected');
+      assert.equal((await fabric.query(p.org, 'operator', 'GetVm', { id: id('vm-003') })).hostId, id('b-london-1'));
     }
     // And the network still records new transactions after the restart.
-    const vm = await fabric.query('org1', 'user', 'GetVm', { id: id('vm-db') });
-    const indicated = await fabric.invoke('org1', 'user', 'Migrate',
+    const vm = await fabric.query('org1', 'operator', 'GetVm', { id: id('vm-db') });
+    const indicated = await fabric.invoke('org1', 'operator', 'Migrate',
       { vmId: vm.id, destinationHostId: id('a-tokyo-1'), imageHash: vm.imageHash });
-    const local = await fabric.query('org1', 'user', 'GetMigration', { id: indicated.txId });
+    const local = await fabric.query('org1', 'operator', 'GetMigration', { id: indicated.txId });
     assert.equal(local.scope, 'local');
   });
 });
