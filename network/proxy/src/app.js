@@ -114,7 +114,8 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
   useVocabulary(vocabulary);
   readers.checkVocabulary(vocabulary);
   const authenticate = authenticator(config.apiKeys);
-  const readyIdentity = Object.hasOwn(config.identities, 'user') ? 'user' : Object.keys(config.identities)[0];
+  // Readiness is read with the least-privileged identity there is.
+  const readyIdentity = Object.hasOwn(config.identities, 'operator') ? 'operator' : Object.keys(config.identities)[0];
   const openapiText = JSON.stringify(openapiDocument(config, vocabulary));
 
   const state = {

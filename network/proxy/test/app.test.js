@@ -6,7 +6,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
-const { ADMIN_KEY, USER_KEY, TX_ID, testConfig, eventSource, fakeFabric, startApp, call, readEvents } = require('./helpers');
+const { MANAGER_KEY, OPERATOR_KEY, TX_ID, testConfig, eventSource, fakeFabric, startApp, call, readEvents } = require('./helpers');
 const { ProblemError, fromInvalidCommit } = require('../src/errors');
 const { matchRoute, prefersAsync, ROUTES } = require('../src/app');
 const { Vocabulary } = require('../src/vocabulary');
@@ -72,9 +72,9 @@ describe('authentication', () => {
     assert.equal(s.fabric.calls.length, 0);
   });
   it('maps each key to its identity', async () => {
-    await call(s.url, `${Q_PATH}/GetVm`, { as: 'user', method: 'POST', body: { args: ['{"id":"v"}'] } });
-    await call(s.url, `${Q_PATH}/GetVm`, { as: 'admin', method: 'POST', body: { args: ['{"id":"v"}'] } });
-    assert.deepEqual(s.fabric.calls.map((c) => c.identity), ['user', 'admin']);
+    await call(s.url, `${Q_PATH}/GetVm`, { as: 'operator', method: 'POST', body: { args: ['{"id":"v"}'] } });
+    await call(s.url, `${Q_PATH}/GetVm`, { as: 'manager', method: 'POST', body: { args: ['{"id":"v"}'] } });
+    assert.deepEqual(s.fabric.calls.map((c) => c.identity), ['operator', 'manager']);
   });
   it('leaves operations endpoints open', async () => {
     for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json']) {
@@ -83,7 +83,7 @@ describe('authentication', () => {
   });
   it('never logs a key, only its short hash', () => {
     const all = s.logs.join('\n');
-    assert.ok(!all.includes(ADMIN_KEY) && !all.includes(USER_KEY) && !all.includes('c'.repeat(32)));
+    assert.ok(!all.includes(MANAGER_KEY) && !all.includes(OPERATOR_KEY) && !all.includes('c'.repeat(32)));
     assert.ok(s.logs.some((l) => JSON.parse(l).keyHash?.length === 8));
   });
 });
@@ -104,7 +104,7 @@ describe('submit', () => {
       assert.equal(body.timings.commitMs, 50);
       assert.ok(Number.isInteger(body.timings.totalMs));
       assert.deepEqual(s.fabric.calls[0], {
-        op: 'submit', identity: 'admin',
+        op: 'submit', identity: 'manager',
         call: { channel: 'federation', chaincode: 'vmledger', fn: 'RegisterVm', args: ['{"id":"vm-1"}'] },
       });
       const line = JSON.parse(s.logs.at(-1));
@@ -195,7 +195,7 @@ describe('submit', () => {
       // Chunked upload without Content-Length.
       const status = await new Promise((resolve, reject) => {
         const req = http.request(`${s.url}${TX_PATH}/Ping`, {
-          method: 'POST', headers: { 'X-API-Key': ADMIN_KEY, 'Transfer-Encoding': 'chunked' },
+          method: 'POST', headers: { 'X-API-Key': MANAGER_KEY, 'Transfer-Encoding': 'chunked' },
         }, (res) => { res.resume(); resolve(res.statusCode); });
         req.on('error', reject);
         for (let i = 0; i < 10; i += 1) req.write('x'.repeat(300));
@@ -313,7 +313,7 @@ describe('queries and channel info', () => {
   after(() => s.close());
 
   it('evaluates and answers {result}', async () => {
-    const res = await call(s.url, `${Q_PATH}/GetVm`, { as: 'user', method: 'POST', body: { args: ['{"id":"vm-1"}'] } });
+    const res = await call(s.url, `${Q_PATH}/GetVm`, { as: 'operator', method: 'POST', body: { args: ['{"id":"vm-1"}'] } });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { result: { pong: true } });
   });
@@ -435,7 +435,7 @@ describe('operations endpoints', () => {
       assert.equal(ok.status, 200);
       assert.equal((await ok.json()).status, 'ready');
       assert.deepEqual(fabric.calls[0].call, { channel: 'federation', chaincode: 'vmledger', fn: 'Ping', args: ['{}'] });
-      assert.equal(fabric.calls[0].identity, 'user');
+      assert.equal(fabric.calls[0].identity, 'operator');
       pingFails = true;
       const body = await problem(await call(s.url, '/readyz', { as: 'none' }), 503, 'UNAVAILABLE');
       assert.match(body.detail, /not installed/);

@@ -29,10 +29,10 @@ function valid(t) {
     mspId: 'Org1MSP',
     peer: { endpoint: '127.0.0.1:7051', hostAlias: 'peer0.org1.vmledger.local', tlsRootCert: t.file('ca.crt') },
     identities: {
-      admin: { cert: t.file('admin/cert.pem'), key: t.file('admin/keystore/priv_sk') },
-      user: { cert: t.file('user/cert.pem'), key: t.file('user/key_sk') },
+      manager: { cert: t.file('admin/cert.pem'), key: t.file('admin/keystore/priv_sk') },
+      operator: { cert: t.file('user/cert.pem'), key: t.file('user/key_sk') },
     },
-    apiKeys: [{ key: '0123456789abcdef0123', identity: 'admin' }, { key: 'fedcba9876543210fedc', identity: 'user' }],
+    apiKeys: [{ key: '0123456789abcdef0123', identity: 'manager' }, { key: 'fedcba9876543210fedc', identity: 'operator' }],
     defaults: { channel: 'federation', chaincode: 'vmledger' },
     limits: { bodyBytes: 2048, inFlight: 8, endorseMs: 100, submitMs: 100, commitMs: 100, evaluateMs: 100 },
   };
@@ -55,7 +55,7 @@ describe('validateConfig', () => {
     assert.equal(c.listen.port, 7101);
     assert.equal(c.limits.bodyBytes, 2048);
     assert.equal(c.limits.eventStreams, DEFAULT_LIMITS.eventStreams, 'optional limits defaulted');
-    assert.deepEqual(c.apiKeys.map((k) => k.identity), ['admin', 'user']);
+    assert.deepEqual(c.apiKeys.map((k) => k.identity), ['manager', 'operator']);
   });
 
   it('fills defaults for listen, defaults and limits', () => {
@@ -73,9 +73,9 @@ describe('validateConfig', () => {
   it('resolves a keystore directory holding one file to that file', () => {
     const t = tmpFiles();
     const raw = valid(t);
-    raw.identities.admin.key = path.dirname(raw.identities.admin.key);
+    raw.identities.manager.key = path.dirname(raw.identities.manager.key);
     const c = validateConfig(raw);
-    assert.equal(path.basename(c.identities.admin.key), 'priv_sk');
+    assert.equal(path.basename(c.identities.manager.key), 'priv_sk');
   });
 
   it('lists every problem at once', () => {
@@ -83,7 +83,7 @@ describe('validateConfig', () => {
     const raw = valid(t);
     raw.listen.port = 70000;
     raw.peer.hostAlias = '';
-    raw.apiKeys.push({ key: 'short', identity: 'admin' });
+    raw.apiKeys.push({ key: 'short', identity: 'manager' });
     raw.apiKeys.push({ key: '0123456789abcdef0123', identity: 'ghost' });
     raw.limits.inFlight = -1;
     const problems = problemsOf(raw);
@@ -97,7 +97,7 @@ describe('validateConfig', () => {
     const t = tmpFiles();
     const raw = valid(t);
     raw.peer.tlsRootCert = path.join(t.dir, 'missing.crt');
-    raw.identities.user.key = path.join(t.dir, 'nope');
+    raw.identities.operator.key = path.join(t.dir, 'nope');
     const problems = problemsOf(raw);
     assert.equal(problems.length, 2, problems.join('\n'));
     assert.equal(problemsOf(raw, { checkFiles: false }).length, 0);

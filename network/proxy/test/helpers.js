@@ -10,8 +10,8 @@ const http = require('node:http');
 const { validateConfig } = require('../src/config');
 const { createApp } = require('../src/app');
 
-const ADMIN_KEY = 'a'.repeat(32);
-const USER_KEY = 'b'.repeat(32);
+const MANAGER_KEY = 'a'.repeat(32);
+const OPERATOR_KEY = 'b'.repeat(32);
 const TX_ID = '0123456789abcdef'.repeat(4);
 
 function testConfig(overrides = {}) {
@@ -19,8 +19,8 @@ function testConfig(overrides = {}) {
     listen: { host: '127.0.0.1', port: 0 },
     mspId: 'Org1MSP',
     peer: { endpoint: '127.0.0.1:7051', hostAlias: 'peer0.org1.vmledger.local', tlsRootCert: '/nonexistent/ca.crt' },
-    identities: { admin: { cert: '/x/admin.pem', key: '/x/admin_sk' }, user: { cert: '/x/user.pem', key: '/x/user_sk' } },
-    apiKeys: [{ key: ADMIN_KEY, identity: 'admin' }, { key: USER_KEY, identity: 'user' }],
+    identities: { manager: { cert: '/x/manager.pem', key: '/x/manager_sk' }, operator: { cert: '/x/operator.pem', key: '/x/operator_sk' } },
+    apiKeys: [{ key: MANAGER_KEY, identity: 'manager' }, { key: OPERATOR_KEY, identity: 'operator' }],
     defaults: { channel: 'federation', chaincode: 'vmledger' },
     limits: { bodyBytes: 1024, inFlight: 4, endorseMs: 1000, submitMs: 1000, commitMs: 1000, evaluateMs: 1000 },
     ...overrides,
@@ -102,9 +102,9 @@ async function startApp({ config = testConfig(), fabric = fakeFabric() } = {}) {
   };
 }
 
-/** fetch with the API key of `as` (admin|user|none|a literal key). */
-function call(base, path, { as = 'admin', method = 'GET', body, headers = {} } = {}) {
-  const key = { admin: ADMIN_KEY, user: USER_KEY, none: undefined }[as] ?? as;
+/** fetch with the API key of `as` (manager|operator|none|a literal key). */
+function call(base, path, { as = 'manager', method = 'GET', body, headers = {} } = {}) {
+  const key = { manager: MANAGER_KEY, operator: OPERATOR_KEY, none: undefined }[as] ?? as;
   const h = { ...headers };
   if (key !== undefined) h['X-API-Key'] = key;
   if (body !== undefined && typeof body !== 'string') h['Content-Type'] = 'application/json';
@@ -159,4 +159,4 @@ async function readEvents(res, stop, ms = 30000) {
   return messages;
 }
 
-module.exports = { ADMIN_KEY, USER_KEY, TX_ID, testConfig, eventSource, fakeFabric, startApp, call, readEvents };
+module.exports = { MANAGER_KEY, OPERATOR_KEY, TX_ID, testConfig, eventSource, fakeFabric, startApp, call, readEvents };

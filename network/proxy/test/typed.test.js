@@ -89,10 +89,10 @@ describe('typed routes: the input object is the body', () => {
   it('evaluates queries and answers {result}', async () => {
     const s = await startApp();
     try {
-      const res = await call(s.url, '/v1/queries/GetVm', { as: 'user', method: 'POST', body: { id: 'vm-1' } });
+      const res = await call(s.url, '/v1/queries/GetVm', { as: 'operator', method: 'POST', body: { id: 'vm-1' } });
       assert.deepEqual(await res.json(), { result: { pong: true } });
       assert.deepEqual(s.fabric.calls[0], {
-        op: 'evaluate', identity: 'user', call: { channel: 'federation', chaincode: 'vmledger', fn: 'GetVm', args: ['{"id":"vm-1"}'] },
+        op: 'evaluate', identity: 'operator', call: { channel: 'federation', chaincode: 'vmledger', fn: 'GetVm', args: ['{"id":"vm-1"}'] },
       });
     } finally {
       await s.close();

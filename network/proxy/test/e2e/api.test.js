@@ -22,8 +22,8 @@ describe('gateway REST proxy on the real network', () => {
   let network;
   let member;
   let proxy;
-  let admin;
-  let user;
+  let manager;
+  let operator;
   let channel;
   let chaincode;
   const ids = {
@@ -40,8 +40,8 @@ describe('gateway REST proxy on the real network', () => {
     ({ channel, chaincode } = network);
     member = network.members[0];
     proxy = await startProxy(proxyConfig(network, member));
-    admin = client(proxy.url, member.apiKeys.admin, { channel, chaincode });
-    user = client(proxy.url, member.apiKeys.user, { channel, chaincode });
+    manager = client(proxy.url, member.apiKeys.manager, { channel, chaincode });
+    operator = client(proxy.url, member.apiKeys.operator, { channel, chaincode });
     await eventually(async () => (await fetch(`${proxy.url}/readyz`)).status === 200, 60000, 'proxy /readyz');
   });
 
@@ -73,7 +73,7 @@ describe('gateway REST proxy on the real network', () => {
     });
 
     it('/channels/{channel}/info answers the height and hashes from qscc', async () => {
-      const info = await admin.info();
+      const info = await manager.info();
       assert.ok(Number.isInteger(info.height) && info.height > 1);
       assert.match(info.currentBlockHash, /^[0-9a-f]{64}$/);
       assert.match(info.previousBlockHash, /^[0-9a-f]{64}$/);
@@ -90,7 +90,7 @@ describe('gateway REST proxy on the real network', () => {
 
     it('answers 401 for a missing or unknown key, and such requests never reach Fabric', async () => {
       const before_ = await endorsements();
-      const heightBefore = (await admin.info()).height;
+      const heightBefore = (await manager.info()).height;
       const anon = client(proxy.url, undefined, { channel, chaincode });
       const wrong = client(proxy.url, 'f'.repeat(64), { channel, chaincode });
       for (const c of [anon, wrong]) {
@@ -100,7 +100,7 @@ describe('gateway REST proxy on the real network', () => {
         await expectProblem(await c.events('?startBlock=0'), 401, 'UNAUTHENTICATED');
       }
       assert.equal(await endorsements(), before_, 'no endorse or evaluate happened');
-      assert.equal((await admin.info()).height, heightBefore, 'nothing was written');
+      assert.equal((await manager.info()).height, heightBefore, 'nothing was written');
     });
 
     it('never writes a key to its log', () => {
@@ -111,92 +111,92 @@ describe('gateway REST proxy on the real network', () => {
 
   describe('transactions', () => {
     it('submits Ping: 200, VALID, block number, result, per-step timings; the chain grows', async () => {
-      const before_ = (await admin.info()).height;
-      const body = await expectOk(await admin.submit('Ping', {}));
+      const before_ = (await manager.info()).height;
+      const body = await expectOk(await manager.submit('Ping', {}));
       assert.match(body.txId, /^[0-9a-f]{64}$/);
       assert.equal(body.validationCode, 'VALID');
       assert.ok(body.blockNumber >= before_, `block ${body.blockNumber} ≥ height before ${before_}`);
       assert.equal(typeof body.result, 'object', 'the contract answers JSON');
       for (const k of ['endorseMs', 'submitMs', 'commitMs', 'totalMs']) assert.ok(Number.isInteger(body.timings[k]), k);
       assert.ok(body.timings.totalMs >= body.timings.endorseMs + body.timings.commitMs - 2);
-      assert.ok((await admin.info()).height > body.blockNumber);
+      assert.ok((await manager.info()).height > body.blockNumber);
       const line = proxy.logs.map((l) => JSON.parse(l)).find((l) => l.txId === body.txId);
       assert.equal(line.status, 200);
       assert.equal(line.fn, 'Ping');
     });
 
     it('submits asynchronously: 202 with a status URL that reports the commit', async () => {
-      const res = await admin.submit('Ping', {}, { Prefer: 'respond-async' });
+      const res = await manager.submit('Ping', {}, { Prefer: 'respond-async' });
       const accepted = await expectOk(res, 202);
       assert.equal(accepted.statusUrl, `/channels/${channel}/transactions/${accepted.txId}`);
       const record = await eventually(async () => {
-        const r = await expectOk(await admin.get(accepted.statusUrl));
+        const r = await expectOk(await manager.get(accepted.statusUrl));
         return r.status === 'pending' ? undefined : r;
       }, 30000, 'async commit');
       assert.equal(record.status, 'committed');
       assert.equal(record.validationCode, 'VALID');
       assert.ok(Number.isInteger(record.blockNumber));
       assert.ok(Number.isInteger(record.timings.commitMs));
-      await expectProblem(await admin.get(`/channels/${channel}/transactions/${'0'.repeat(64)}`), 404, 'NOT_FOUND');
+      await expectProblem(await manager.get(`/channels/${channel}/transactions/${'0'.repeat(64)}`), 404, 'NOT_FOUND');
     });
 
     it('evaluates Ping without writing', async () => {
-      const before_ = (await admin.info()).height;
-      const body = await expectOk(await user.query('Ping', {}));
+      const before_ = (await manager.info()).height;
+      const body = await expectOk(await operator.query('Ping', {}));
       assert.ok('result' in body);
-      assert.equal((await admin.info()).height, before_);
+      assert.equal((await manager.info()).height, before_);
     });
   });
 
   describe('contract rejections, mapped to problems', () => {
     before(async () => {
-      scenarioStartHeight = (await admin.info()).height;
+      scenarioStartHeight = (await manager.info()).height;
     });
 
-    it('registers a cloud, its hosts and a VM (admin identity)', async () => {
-      const cloud = await expectOk(await admin.submit('RegisterCloud', { id: ids.cloud, name: 'E2E cloud' }));
+    it('registers a cloud, its hosts and a VM (manager identity)', async () => {
+      const cloud = await expectOk(await manager.submit('RegisterCloud', { id: ids.cloud, name: 'E2E cloud' }));
       assert.equal(cloud.result.id, ids.cloud);
       assert.equal(cloud.result.mspId, member.mspId);
       for (const [id, country, capacity] of [[ids.hostDe, 'DE', caps(16, 65536)], [ids.hostUs, 'US', caps(16, 65536)],
         [ids.hostSmall, 'DE', caps(1, 1024)]]) {
-        await expectOk(await admin.submit('RegisterHost', {
+        await expectOk(await manager.submit('RegisterHost', {
           id, cloudId: ids.cloud, country, organizations: ['E2E Org'], capacity,
         }));
       }
-      const vm = await expectOk(await admin.submit('RegisterVm', {
+      const vm = await expectOk(await manager.submit('RegisterVm', {
         id: ids.vm, cloudId: ids.cloud, hostId: ids.hostDe, requirements: caps(2, 2048),
         imageHash: sha256(ids.vm), regulation: { countries: ['DE'], organizations: 'All' },
       }));
       assert.equal(vm.result.hostId, ids.hostDe);
-      const got = await expectOk(await user.query('GetVm', { id: ids.vm }));
+      const got = await expectOk(await operator.query('GetVm', { id: ids.vm }));
       assert.equal(got.result.id, ids.vm);
     });
 
     it('GetVm of an unknown id → 404 NOT_FOUND', async () => {
-      const p = await expectProblem(await user.query('GetVm', { id: `e2e-${RUN}-nope` }), 404, 'NOT_FOUND');
+      const p = await expectProblem(await operator.query('GetVm', { id: `e2e-${RUN}-nope` }), 404, 'NOT_FOUND');
       assert.match(p.detail, /nope/);
       assert.equal(p.type, 'urn:vmledger:problem:NOT_FOUND');
     });
 
     it('RegisterCloud twice → 409 ALREADY_EXISTS with the transaction id', async () => {
-      const p = await expectProblem(await admin.submit('RegisterCloud', { id: ids.cloud, name: 'again' }), 409, 'ALREADY_EXISTS');
+      const p = await expectProblem(await manager.submit('RegisterCloud', { id: ids.cloud, name: 'again' }), 409, 'ALREADY_EXISTS');
       assert.match(p.txId, /^[0-9a-f]{64}$/);
       assert.equal(p.retryable, undefined);
     });
 
-    it('RegisterCloud by a client (not admin) identity → 403 UNAUTHORIZED', async () => {
-      await expectProblem(await user.submit('RegisterCloud', { id: `e2e-${RUN}-c2`, name: 'x' }), 403, 'UNAUTHORIZED');
+    it('RegisterCloud by an operator (not a manager) → 403 UNAUTHORIZED', async () => {
+      await expectProblem(await operator.submit('RegisterCloud', { id: `e2e-${RUN}-c2`, name: 'x' }), 403, 'UNAUTHORIZED');
     });
 
     it('malformed contract input → 400 INVALID_ARGUMENT', async () => {
-      await expectProblem(await user.query('GetVm', { vm: 'x' }), 400, 'INVALID_ARGUMENT');
-      await expectProblem(await admin.submit('RegisterHost', {
+      await expectProblem(await operator.query('GetVm', { vm: 'x' }), 400, 'INVALID_ARGUMENT');
+      await expectProblem(await manager.submit('RegisterHost', {
         id: `e2e-${RUN}-h-bad`, cloudId: ids.cloud, country: 'ZZ', organizations: ['o'], capacity: caps(1, 1),
       }), 400, 'INVALID_ARGUMENT');
     });
 
     it('Migrate to a forbidden country → 422 POLICY_DENIED with the contract\'s details', async () => {
-      const p = await expectProblem(await admin.submit('Migrate', {
+      const p = await expectProblem(await manager.submit('Migrate', {
         vmId: ids.vm, destinationHostId: ids.hostUs, imageHash: sha256(ids.vm),
       }), 422, 'POLICY_DENIED');
       assert.match(p.detail, /US/);
@@ -204,7 +204,7 @@ describe('gateway REST proxy on the real network', () => {
     });
 
     it('Migrate to a host without room → 422 CAPACITY_EXCEEDED', async () => {
-      await expectProblem(await admin.submit('Migrate', {
+      await expectProblem(await manager.submit('Migrate', {
         vmId: ids.vm, destinationHostId: ids.hostSmall, imageHash: sha256(ids.vm),
       }), 422, 'CAPACITY_EXCEEDED');
     });
@@ -212,7 +212,7 @@ describe('gateway REST proxy on the real network', () => {
     it('concurrent updates of one host → some 409 MVCC_READ_CONFLICT, retryable, with txId (others 200 or 503 retryable)', async () => {
       let conflict;
       for (let round = 0; round < 5 && !conflict; round += 1) {
-        const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => admin.submit('UpdateHost', {
+        const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => manager.submit('UpdateHost', {
           id: ids.hostDe, capacity: caps(16 + round * 12 + i, 65536),
         })));
         const bodies = await Promise.all(responses.map(async (r) => ({ status: r.status, body: await r.json() })));
@@ -244,14 +244,14 @@ describe('gateway REST proxy on the real network', () => {
     it('replays from startBlock, and resumes after a reconnect with Last-Event-ID: no loss, no duplicate', async () => {
       assert.ok(scenarioStartHeight !== undefined, 'the rejection scenario ran first');
       // First connection: read until two of our events arrived, then drop the connection.
-      const first = await readEvents(await admin.events(`?startBlock=${scenarioStartHeight}`),
+      const first = await readEvents(await manager.events(`?startBlock=${scenarioStartHeight}`),
         (msgs) => ours(msgs).length >= 2);
       assert.ok(ours(first).length >= 2, 'first connection saw two events');
       const lastId = first.at(-1).id;
       assert.match(lastId, /^\d+:\d+$/);
 
       // Second connection resumes after the last id received.
-      const second = await readEvents(await admin.events('', { 'Last-Event-ID': lastId }),
+      const second = await readEvents(await manager.events('', { 'Last-Event-ID': lastId }),
         (msgs) => ours(first).length + ours(msgs).length >= expected().length);
       const all = [...first, ...second];
       const seen = ours(all).map((m) => [m.event, m.data.payload.id]);
@@ -273,11 +273,11 @@ describe('gateway REST proxy on the real network', () => {
     });
 
     it('delivers new events live (stream opened before the transaction)', async () => {
-      const res = await admin.events();
+      const res = await manager.events();
       const hostId = `e2e-${RUN}-h-live`;
       const reading = readEvents(res, (msgs) => msgs.some((m) => m.data?.payload?.id === hostId));
       await new Promise((r) => setTimeout(r, 300)); // let the stream register with the peer
-      await expectOk(await admin.submit('RegisterHost', {
+      await expectOk(await manager.submit('RegisterHost', {
         id: hostId, cloudId: ids.cloud, country: 'FR', organizations: ['E2E Org'], capacity: caps(4, 4096),
       }));
       const msgs = await reading;
@@ -288,8 +288,8 @@ describe('gateway REST proxy on the real network', () => {
     });
 
     it('rejects a malformed resume position with 400', async () => {
-      await expectProblem(await admin.events('?startBlock=-3'), 400, 'BAD_REQUEST');
-      await expectProblem(await admin.events('', { 'Last-Event-ID': 'abc' }), 400, 'BAD_REQUEST');
+      await expectProblem(await manager.events('?startBlock=-3'), 400, 'BAD_REQUEST');
+      await expectProblem(await manager.events('', { 'Last-Event-ID': 'abc' }), 400, 'BAD_REQUEST');
     });
   });
 
@@ -303,13 +303,13 @@ describe('gateway REST proxy on the real network', () => {
     const hostDe2 = `e2e-${RUN}-h-de2`;
 
     it('submits and evaluates with the input object as the body', async () => {
-      const a = typed(member.apiKeys.admin);
+      const a = typed(member.apiKeys.manager);
       const host = await expectOk(await a.post('/v1/transactions/RegisterHost', {
         id: hostDe2, cloudId: ids.cloud, country: 'DE', organizations: ['E2E Org'], capacity: caps(8, 8192),
       }));
       assert.equal(host.validationCode, 'VALID');
       assert.equal(host.result.id, hostDe2);
-      const got = await expectOk(await typed(member.apiKeys.user).post('/v1/queries/GetHost', { id: hostDe2 }));
+      const got = await expectOk(await typed(member.apiKeys.operator).post('/v1/queries/GetHost', { id: hostDe2 }));
       assert.equal(got.result.country, 'DE');
       await expectProblem(await a.post('/v1/transactions/Migrate', {
         vmId: ids.vm, destinationHostId: ids.hostUs, imageHash: sha256(ids.vm),
@@ -317,20 +317,20 @@ describe('gateway REST proxy on the real network', () => {
     });
 
     it('refuses what is not the contract\'s before Fabric: unknown functions, other chaincodes, wrong arity', async () => {
-      const heightBefore = (await admin.info()).height;
-      const body = await expectProblem(await typed(member.apiKeys.admin).post('/v1/transactions/Teleport', {}), 404, 'NOT_FOUND');
+      const heightBefore = (await manager.info()).height;
+      const body = await expectProblem(await typed(member.apiKeys.manager).post('/v1/transactions/Teleport', {}), 404, 'NOT_FOUND');
       assert.deepEqual(body.details, { kind: 'function', id: 'Teleport' });
-      const qscc = client(proxy.url, member.apiKeys.admin, { channel, chaincode: 'qscc' });
+      const qscc = client(proxy.url, member.apiKeys.manager, { channel, chaincode: 'qscc' });
       await expectProblem(await qscc.query('GetChainInfo', channel), 404, 'ROUTE_NOT_FOUND');
       const tx = `${proxy.url}/channels/${channel}/chaincodes/${chaincode}/transactions/Ping`;
-      const key = { 'X-API-Key': member.apiKeys.admin, 'Content-Type': 'application/json' };
+      const key = { 'X-API-Key': member.apiKeys.manager, 'Content-Type': 'application/json' };
       const arity = await expectProblem(await fetch(tx, { method: 'POST', headers: key, body: '{"args": []}' }), 400, 'BAD_REQUEST');
       assert.match(arity.detail, /^Ping takes exactly one argument/);
-      assert.equal((await admin.info()).height, heightBefore, 'nothing was ordered');
+      assert.equal((await manager.info()).height, heightBefore, 'nothing was ordered');
     });
 
     it('reads a VM\'s history, its migrations page by page (Link: rel="next"), and a cloud\'s usage as CSV', async () => {
-      const a = typed(member.apiKeys.admin);
+      const a = typed(member.apiKeys.manager);
       const migrations = [];
       for (let i = 0; i < 2; i += 1) {
         const m = await expectOk(await a.post('/v1/transactions/Migrate', {
@@ -374,7 +374,7 @@ describe('gateway REST proxy on the real network', () => {
   describe('proxy-side errors', () => {
     it('400 for a bad body, 404/405 for unknown routes and methods, 413 for a large body', async () => {
       const tx = `${proxy.url}/channels/${channel}/chaincodes/${chaincode}/transactions/Ping`;
-      const key = { 'X-API-Key': member.apiKeys.admin, 'Content-Type': 'application/json' };
+      const key = { 'X-API-Key': member.apiKeys.manager, 'Content-Type': 'application/json' };
       await expectProblem(await fetch(tx, { method: 'POST', headers: key, body: '{"args": [1]}' }), 400, 'BAD_REQUEST');
       await expectProblem(await fetch(tx, { method: 'POST', headers: key, body: 'nope' }), 400, 'BAD_REQUEST');
       await expectProblem(await fetch(tx, { headers: key }), 405, 'METHOD_NOT_ALLOWED');
@@ -384,11 +384,11 @@ describe('gateway REST proxy on the real network', () => {
     });
 
     it('an unknown channel or chaincode is an error problem, not a 500', async () => {
-      const other = client(proxy.url, member.apiKeys.admin, { channel: 'nosuchchannel', chaincode });
+      const other = client(proxy.url, member.apiKeys.manager, { channel: 'nosuchchannel', chaincode });
       const r1 = await other.query('Ping', {});
       assert.ok([404, 503].includes(r1.status), `${r1.status} ${await r1.clone().text()}`);
       assert.equal(r1.headers.get('content-type'), 'application/problem+json');
-      const missing = client(proxy.url, member.apiKeys.admin, { channel, chaincode: 'nosuchcc' });
+      const missing = client(proxy.url, member.apiKeys.manager, { channel, chaincode: 'nosuchcc' });
       const r2 = await missing.submit('Ping', {});
       assert.ok(r2.status >= 400 && r2.status !== 500, `${r2.status} ${await r2.clone().text()}`);
     });
@@ -396,7 +396,7 @@ describe('gateway REST proxy on the real network', () => {
     it('more requests than limits.inFlight → 429 TOO_MANY_REQUESTS with Retry-After; the others commit', async () => {
       const capped = await startProxy(proxyConfig(network, member, { inFlight: 2 }));
       try {
-        const c = client(capped.url, member.apiKeys.admin, { channel, chaincode });
+        const c = client(capped.url, member.apiKeys.manager, { channel, chaincode });
         const responses = await Promise.all(Array.from({ length: 10 }, () => c.submit('Ping', {})));
         const statuses = responses.map((r) => r.status);
         assert.ok(statuses.includes(429), statuses.join());
@@ -416,7 +416,7 @@ describe('gateway REST proxy on the real network', () => {
       cfg.peer = { ...cfg.peer, endpoint: '127.0.0.1:9' }; // discard port: nothing listens
       const dead = await startProxy(cfg);
       try {
-        const c = client(dead.url, member.apiKeys.admin, { channel, chaincode });
+        const c = client(dead.url, member.apiKeys.manager, { channel, chaincode });
         const p = await expectProblem(await c.submit('Ping', {}), 503, 'UNAVAILABLE');
         assert.equal(p.retryable, true);
         await expectProblem(await fetch(`${dead.url}/readyz`), 503, 'UNAVAILABLE');
@@ -429,7 +429,7 @@ describe('gateway REST proxy on the real network', () => {
     it('a step over its deadline → 503 TIMEOUT retryable', async () => {
       const slow = await startProxy(proxyConfig(network, member, { endorseMs: 1, evaluateMs: 1 }));
       try {
-        const c = client(slow.url, member.apiKeys.admin, { channel, chaincode });
+        const c = client(slow.url, member.apiKeys.manager, { channel, chaincode });
         const p = await expectProblem(await c.submit('Ping', {}), 503, 'TIMEOUT');
         assert.equal(p.retryable, true);
         assert.match(p.detail, /^endorse timed out/);

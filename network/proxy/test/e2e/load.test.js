@@ -27,13 +27,13 @@ describe('proxy under load on the real network', () => {
   let network;
   let member;
   let proxy;
-  let admin;
+  let manager;
 
   before(async () => {
     network = loadNetwork();
     member = network.members[0];
     proxy = await startProxy(proxyConfig(network, member));
-    admin = client(proxy.url, member.apiKeys.admin, { channel: network.channel, chaincode: network.chaincode });
+    manager = client(proxy.url, member.apiKeys.manager, { channel: network.channel, chaincode: network.chaincode });
     await eventually(async () => (await fetch(`${proxy.url}/readyz`)).status === 200, 60000, 'proxy /readyz');
   });
 
@@ -45,7 +45,7 @@ describe('proxy under load on the real network', () => {
     const timings = [];
     for (let i = 0; i < SEQUENTIAL; i += 1) {
       const t0 = performance.now();
-      const body = await expectOk(await admin.submit('Ping', {}));
+      const body = await expectOk(await manager.submit('Ping', {}));
       assert.equal(body.validationCode, 'VALID');
       timings.push({ ...body.timings, clientMs: Math.round(performance.now() - t0) });
     }
@@ -55,14 +55,14 @@ describe('proxy under load on the real network', () => {
   });
 
   it(`${N} concurrent Ping submissions (at most ${CONCURRENCY} at once): none lost`, async (t) => {
-    const heightBefore = (await admin.info()).height;
+    const heightBefore = (await manager.info()).height;
     const t0 = performance.now();
     const results = await pool(Array.from({ length: N }, (_, i) => i), CONCURRENCY, async () => {
-      const res = await admin.submit('Ping', {});
+      const res = await manager.submit('Ping', {});
       return { status: res.status, body: await res.json() };
     });
     const seconds = (performance.now() - t0) / 1000;
-    const heightAfter = (await admin.info()).height;
+    const heightAfter = (await manager.info()).height;
 
     const failed = results.filter((r) => r.status !== 200);
     assert.deepEqual(failed.slice(0, 3), [], `${failed.length} of ${N} failed`);
@@ -82,7 +82,7 @@ describe('proxy under load on the real network', () => {
     const fabric = new Fabric(validateConfig(proxyConfig(network, member)));
     try {
       for (const txId of [...txIds].filter((_, i) => i % 30 === 0)) {
-        await fabric.evaluate('admin', { channel: network.channel, chaincode: 'qscc', fn: 'GetTransactionByID',
+        await fabric.evaluate('manager', { channel: network.channel, chaincode: 'qscc', fn: 'GetTransactionByID',
           args: [network.channel, txId] });
       }
     } finally {
@@ -105,7 +105,7 @@ describe('proxy under load on the real network', () => {
       return Number(line.split(' ')[1]);
     };
     const count = 150;
-    const submissions = Array.from({ length: count }, () => admin.submit('Ping', {})
+    const submissions = Array.from({ length: count }, () => manager.submit('Ping', {})
       .then(async (res) => ({ status: res.status, body: await res.json() }))
       .catch((err) => ({ status: 'error', err })));
     // Signal as soon as a good number of submissions are inside the proxy.
