@@ -4,5 +4,7 @@
 //! `fixtures/make-guest`, under KVM where it runs ordinary guests and TCG elsewhere.
 
 mod guest;
+mod link;
+mod live;
 mod qmp;
 mod support;
