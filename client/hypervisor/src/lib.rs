@@ -72,3 +72,25 @@ pub use live::{
 };
 pub use qemu::{Accel, Console, ConsoleLine, Qemu, QemuConfig};
 pub use qmp::{MigrationStats, Qmp};
+
+/// A temporary folder only this user may enter (0700), for sockets; removed when dropped.
+pub(crate) fn private_dir(prefix: &str) -> Result<tempfile::TempDir, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()
+        .map_err(error::Error::io("creating a private folder for sockets"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn socket_folders_are_private() {
+        let dir = super::private_dir("vmledger-test-").expect("a folder");
+        let mode = std::fs::metadata(dir.path()).expect("metadata").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+}

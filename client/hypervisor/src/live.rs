@@ -115,7 +115,7 @@ where
         });
     }
     let deadline = tokio::time::Instant::now() + options.timeout;
-    let dir = private_dir()?;
+    let dir = crate::private_dir("vmledger-live-")?;
     let socket = dir.path().join("outgoing.sock");
     let listener = UnixListener::bind(&socket).map_err(Error::io("listening for the source QEMU's stream"))?;
     source
@@ -392,7 +392,7 @@ where
     }
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + options.timeout;
-    let dir = private_dir()?;
+    let dir = crate::private_dir("vmledger-live-")?;
     let socket = dir.path().join("incoming.sock");
     let qmp = destination.qmp();
     qmp.set_capabilities(&[(MigrationCapability::events, true), (MigrationCapability::postcopy_ram, options.postcopy)])
@@ -550,13 +550,6 @@ impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-fn private_dir() -> Result<tempfile::TempDir, Error> {
-    tempfile::Builder::new()
-        .prefix("vmledger-live-")
-        .tempdir()
-        .map_err(Error::io("creating a folder for the stream's socket"))
 }
 
 fn unix_uri(socket: &Path) -> String {

@@ -252,10 +252,7 @@ impl Qemu {
     /// [`Error::Spawn`]; [`Error::Exited`] when QEMU exits during start-up (its stderr says why);
     /// [`Error::Timeout`] when its QMP socket does not answer; [`Error::Qmp`].
     pub async fn start(config: &QemuConfig, role: Side) -> Result<Qemu, Error> {
-        let dir = tempfile::Builder::new()
-            .prefix("vmledger-qemu-")
-            .tempdir()
-            .map_err(Error::io("creating a folder for QEMU's sockets"))?;
+        let dir = crate::private_dir("vmledger-qemu-")?;
         let qmp_socket = dir.path().join("qmp.sock");
         let mut child = Command::new(&config.program)
             .args(config.args(role, &qmp_socket))
