@@ -1,0 +1,13 @@
+//! One module per subcommand: each turns its arguments into SDK calls and prints the outcome.
+
+pub(crate) mod agent;
+pub(crate) mod bench;
+pub(crate) mod cloud;
+pub(crate) mod events;
+pub(crate) mod hash;
+pub(crate) mod history;
+pub(crate) mod host;
+pub(crate) mod migrate;
+pub(crate) mod migrate_run;
+pub(crate) mod usage;
+pub(crate) mod vm;

@@ -1,0 +1,74 @@
+//! # vmledger-cli
+//!
+//! `vmledger`, the command line of a federation member: it parses, calls the SDK
+//! (`vmledger_client`) or the benchmark suite (`vmledger_bench`), and prints. Nothing else lives
+//! here: clap types in `args`, one file per subcommand in `commands`, the connection (flags,
+//! environment, config file, members.json) in `context`, exit codes in `exit`, output formats in
+//! `output`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod args;
+mod commands;
+mod context;
+mod exit;
+mod output;
+mod when;
+
+use args::{Cli, Command};
+use commands::{agent, bench, cloud, events, hash, history, host, migrate, usage, vm};
+use context::Ctx;
+use output::Output;
+
+/// Runs `vmledger` with the process's arguments; returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Output { json: cli.json, quiet: cli.quiet };
+    let ctx = Ctx { connection: cli.connection, out };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return report(&anyhow::Error::new(e).context("starting the async runtime"), out),
+    };
+    match runtime.block_on(run(&ctx, cli.command)) {
+        Ok(()) => exit::exit(exit::OK),
+        Err(error) => report(&error, out),
+    }
+}
+
+async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Cloud(c) => cloud::run(ctx, c).await,
+        Command::Host(c) => host::run(ctx, c).await,
+        Command::Vm(c) => vm::run(ctx, c).await,
+        Command::Migrate(c) => migrate::run(ctx, c).await,
+        Command::History(c) => history::run(ctx, c).await,
+        Command::Usage(a) => usage::run(ctx, a).await,
+        Command::Events(a) => events::run(ctx, a).await,
+        Command::Hash(a) => hash::run(ctx, a).await,
+        Command::Agent(a) => agent::run(ctx, a).await,
+        Command::Bench(c) => bench::run(ctx, c).await,
+    }
+}
+
+/// Prints the error once, with its chain, on stderr (and as JSON on stdout with --json), and
+/// returns its exit code.
+#[allow(clippy::print_stderr)]
+fn report(error: &anyhow::Error, out: Output) -> ExitCode {
+    let code = exit::code_of(error);
+    eprintln!("vmledger: error: {error:#}");
+    let already_shown = error.chain().any(|c| c.is::<exit::Verdict>());
+    if out.json && !already_shown {
+        let sdk = error.chain().find_map(|c| c.downcast_ref::<vmledger_client::Error>());
+        let document = serde_json::json!({
+            "error": format!("{error:#}"),
+            "exitCode": code,
+            "code": sdk.map(vmledger_client::Error::code),
+            "txId": sdk.and_then(vmledger_client::Error::tx_id),
+            "contractError": sdk.and_then(vmledger_client::Error::contract_error).map(vmledger_contract::ContractError::to_wire),
+        });
+        let _ = out.json_line(&document);
+    }
+    exit::exit(code)
+}
