@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use vmledger_client::workflow::migrate::{Destination, MigrateRun, RunReport};
 use vmledger_client::{Error, Members, Profile, RetryPolicy, VmLedger};
 use vmledger_contract::model::{Allowed, Regulation, Resources};
 use vmledger_contract::msg;
@@ -161,8 +162,8 @@ pub struct TransferRun {
     pub indicate_client_ms: Summary,
     pub confirm_client_ms: Summary,
     pub ledger_share_percent: Summary,
-    /// The `migrate run --json` reports.
-    pub reports: Vec<serde_json::Value>,
+    /// The workflow's reports (what `vmledger migrate run --json` prints).
+    pub reports: Vec<RunReport>,
 }
 
 // ---- setup -----------------------------------------------------------------------------------
@@ -704,6 +705,8 @@ async fn transfers(
     // One VM per run, on its own source host, all moving to one destination host.
     let admin_a = ledger(members, &args.source, "admin")?;
     let admin_b = ledger(members, &args.destination, "admin")?;
+    // The operator runs the SDK's migrate-run workflow: the code `vmledger migrate run` calls.
+    let operator = ledger(members, &args.source, "admin")?;
     let setup = |e| BenchError::ledger("registering the transfer part's clouds, hosts and VMs", e);
     let tag = format!("benchx-{}", chrono::Utc::now().format("%m%d%H%M%S"));
     let cloud = |id: &str| msg::RegisterCloud { id: id.to_owned(), name: format!("benchmark {id}"), prices: None };
@@ -748,7 +751,14 @@ async fn transfers(
                     .await
                     .map_err(setup)?;
                 note(&format!("bench: migrate run of {} ({bytes} bytes) at {rate}", image.display()));
-                match migrate_run(args, agent, &vm, &format!("{tag}-b"), image, rate).await {
+                let run = MigrateRun {
+                    vm_id: vm.clone(),
+                    to_host: format!("{tag}-b"),
+                    image: image.clone(),
+                    destination: Destination::Agent { url: agent.url.clone() },
+                    rate_limit: Some(parsed),
+                };
+                match run.run(&operator, Arc::new(())).await {
                     Ok(report) => reports.push(report),
                     Err(e) => {
                         note(&format!("bench: migrate run failed: {e}"));
@@ -757,14 +767,7 @@ async fn transfers(
                 }
                 clear(&agent.dir);
             }
-            let f = |path: &[&str]| -> Summary {
-                Summary::of(
-                    &reports
-                        .iter()
-                        .filter_map(|r| path.iter().try_fold(r, |v, k| v.get(k)).and_then(serde_json::Value::as_f64))
-                        .collect::<Vec<_>>(),
-                )
-            };
+            let f = |figure: fn(&RunReport) -> u64| Summary::of_ms(&reports.iter().map(figure).collect::<Vec<_>>());
             out.push(TransferRun {
                 image: image.display().to_string(),
                 image_bytes: bytes,
@@ -772,56 +775,19 @@ async fn transfers(
                 rate_limit_mbit: parsed.megabits_per_second(),
                 runs: reps,
                 failures,
-                total_ms: f(&["totalMs"]),
-                transfer_ms: f(&["transfer", "elapsedMs"]),
-                hash_ms: f(&["hashMs"]),
-                ledger_critical_ms: f(&["ledgerCriticalMs"]),
-                ledger_ms: f(&["ledgerMs"]),
-                indicate_client_ms: f(&["indicate", "clientMs"]),
-                confirm_client_ms: f(&["confirm", "clientMs"]),
-                ledger_share_percent: f(&["ledgerSharePercent"]),
+                total_ms: f(|r| r.total_ms),
+                transfer_ms: f(|r| r.transfer.elapsed_ms),
+                hash_ms: f(|r| r.hash_ms),
+                ledger_critical_ms: f(|r| r.ledger_critical_ms),
+                ledger_ms: f(|r| r.ledger_ms),
+                indicate_client_ms: f(|r| r.indicate.client_ms),
+                confirm_client_ms: f(|r| r.confirm.client_ms),
+                ledger_share_percent: Summary::of(&reports.iter().map(|r| r.ledger_share_percent).collect::<Vec<_>>()),
                 reports,
             });
         }
     }
     Ok(out)
-}
-
-/// `vmledger migrate run --json … --to-agent URL --rate-limit R`, as a subprocess: the CLI's own
-/// code path, timed by itself.
-async fn migrate_run(
-    args: &Options,
-    agent: &Agent,
-    vm: &str,
-    to_host: &str,
-    image: &Path,
-    rate: &str,
-) -> Result<serde_json::Value> {
-    let mut command = tokio::process::Command::new(&args.vmledger);
-    command
-        .args(connection_args(args, &args.source, "admin"))
-        .env_remove("VMLEDGER_PROXY_URL")
-        .env_remove("VMLEDGER_API_KEY")
-        .env_remove("VMLEDGER_CONFIG")
-        .args(["--json", "-q", "migrate", "run", "--vm", vm, "--to-host", to_host, "--image"])
-        .arg(image)
-        .args(["--to-agent", &agent.url, "--rate-limit", rate])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(600), command.output())
-        .await
-        .map_err(|_| BenchError::Tool("migrate run took over 10 minutes".into()))?
-        .map_err(|e| BenchError::Tool(format!("migrate run: {e}")))?;
-    if !output.status.success() {
-        return Err(BenchError::Tool(format!(
-            "migrate run exited with {}: {}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout).trim(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    serde_json::from_slice(&output.stdout).map_err(|e| BenchError::Tool(format!("reading migrate run's report: {e}")))
 }
 
 /// Removes what the agent kept (received images), so that big images do not pile up.

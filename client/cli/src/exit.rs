@@ -48,7 +48,7 @@ pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
                 Verdict::Rejected { .. } => REJECTED,
             };
         }
-        if let Some(e) = cause.downcast_ref::<Error>() {
+        if let Some(e) = as_sdk(cause) {
             return of_sdk(e);
         }
         if let Some(e) = cause.downcast_ref::<TransferError>() {
@@ -58,11 +58,26 @@ pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
                 TransferError::Io { .. } | TransferError::Protocol { .. } => FAILURE,
             };
         }
+        if let Some(vmledger_bench::BenchError::Members(_) | vmledger_bench::BenchError::Options(_)) =
+            cause.downcast_ref()
+        {
+            return USAGE;
+        }
         if cause.is::<UsageError>() || cause.is::<MembersError>() || cause.is::<clap::Error>() {
             return USAGE;
         }
     }
     FAILURE
+}
+
+/// The SDK error a cause is, also when a workflow error holds it boxed (it is large).
+fn as_sdk<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
+    cause.downcast_ref::<Error>().or_else(|| cause.downcast_ref::<Box<Error>>().map(|b| &**b))
+}
+
+/// The first SDK error in the chain of `error`, for the JSON error document.
+pub(crate) fn sdk_error(error: &anyhow::Error) -> Option<&Error> {
+    error.chain().find_map(as_sdk)
 }
 
 fn of_sdk(e: &Error) -> u8 {

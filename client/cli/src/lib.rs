@@ -14,7 +14,9 @@ mod args;
 mod commands;
 mod context;
 mod exit;
+mod input;
 mod output;
+mod progress;
 mod when;
 
 use args::{Cli, Command};
@@ -60,7 +62,7 @@ fn report(error: &anyhow::Error, out: Output) -> ExitCode {
     eprintln!("vmledger: error: {error:#}");
     let already_shown = error.chain().any(|c| c.is::<exit::Verdict>());
     if out.json && !already_shown {
-        let sdk = error.chain().find_map(|c| c.downcast_ref::<vmledger_client::Error>());
+        let sdk = exit::sdk_error(error);
         let document = serde_json::json!({
             "error": format!("{error:#}"),
             "exitCode": code,

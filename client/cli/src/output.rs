@@ -2,9 +2,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Write;
-use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use vmledger_contract::model::{Allowed, Resources, Timestamp};
 
@@ -53,32 +51,6 @@ impl Output {
         if !self.quiet {
             eprintln!("{text}");
         }
-    }
-
-    /// A byte-count progress bar on stderr (hidden when quiet or stderr is not a terminal).
-    pub(crate) fn bar(&self, total: u64, what: &str) -> ProgressBar {
-        if self.quiet {
-            return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(8));
-        if let Ok(style) = ProgressStyle::with_template(
-            "{prefix:>10} [{bar:32}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_prefix(what.to_owned());
-        bar
-    }
-
-    /// A spinner on stderr while waiting for the ledger.
-    pub(crate) fn spinner(&self, what: &str) -> ProgressBar {
-        if self.quiet {
-            return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
-        bar.set_message(what.to_owned());
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`Contract::evaluate`]; contract refusals arrive as [`Error::Contract`] carrying the typed
 //! [`vmledger_contract::ContractError`].
 
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use vmledger_contract::model::{
@@ -222,16 +223,33 @@ impl VmLedger {
     /// # Errors
     /// As [`VmLedger::list_migrations`].
     pub async fn all_migrations(&self, input: &msg::ListMigrations) -> Result<Vec<Migration>> {
-        let mut input = input.clone();
+        let mut pages = self.migration_pages(input);
         let mut all = Vec::new();
-        loop {
-            let page = self.list_migrations(&input).await?;
-            all.extend(page.items);
-            match page.bookmark {
-                Some(bookmark) if !bookmark.is_empty() => input.bookmark = Some(bookmark),
-                _ => return Ok(all),
-            }
+        while let Some(page) = pages.next_page().await {
+            all.extend(page?.items);
         }
+        Ok(all)
+    }
+
+    /// The listing page by page from `input.bookmark` on, following bookmarks: a caller can print
+    /// each page as it comes (streams) or stop after the first.
+    pub fn migration_pages(&self, input: &msg::ListMigrations) -> Pages<Migration> {
+        let (ledger, input) = (self.clone(), input.clone());
+        Pages::new(input.bookmark.clone(), move |bookmark| {
+            let (ledger, mut input) = (ledger.clone(), input.clone());
+            input.bookmark = bookmark;
+            Box::pin(async move { ledger.list_migrations(&input).await })
+        })
+    }
+
+    /// The hosts of a cloud page by page, following bookmarks (see [`VmLedger::migration_pages`]).
+    pub fn host_pages(&self, input: &msg::ListHosts) -> Pages<Host> {
+        let (ledger, input) = (self.clone(), input.clone());
+        Pages::new(input.bookmark.clone(), move |bookmark| {
+            let (ledger, mut input) = (ledger.clone(), input.clone());
+            input.bookmark = bookmark;
+            Box::pin(async move { ledger.list_hosts(&input).await })
+        })
     }
 
     /// `VmHistory`: the VM, its migrations, residencies and regulation changes.
@@ -248,6 +266,49 @@ impl VmLedger {
     /// `NOT_FOUND` (cloud), `INVALID_ARGUMENT` (period).
     pub async fn usage(&self, input: &msg::Usage) -> Result<UsageReport> {
         self.evaluate("Usage", input).await
+    }
+}
+
+type FetchPage<T> = Box<dyn FnMut(Option<String>) -> BoxFuture<'static, Result<Page<T>>> + Send>;
+
+/// A paged listing read one page at a time; ends after the page without a bookmark.
+pub struct Pages<T> {
+    fetch: FetchPage<T>,
+    /// The bookmark of the next page to read; `None` once the last page was read.
+    next: Option<Option<String>>,
+}
+
+impl<T> std::fmt::Debug for Pages<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pages").field("next", &self.next).finish()
+    }
+}
+
+impl<T> Pages<T> {
+    fn new(
+        start: Option<String>,
+        fetch: impl FnMut(Option<String>) -> BoxFuture<'static, Result<Page<T>>> + Send + 'static,
+    ) -> Self {
+        Pages { fetch: Box::new(fetch), next: Some(start) }
+    }
+
+    /// The next page, or `None` after the last one. An empty bookmark counts as none.
+    ///
+    /// # Errors
+    /// The listing's errors; the listing can be resumed from [`Pages::bookmark`].
+    pub async fn next_page(&mut self) -> Option<Result<Page<T>>> {
+        let bookmark = self.next.take()?;
+        let page = (self.fetch)(bookmark.clone()).await;
+        match &page {
+            Ok(p) => self.next = p.bookmark.clone().filter(|b| !b.is_empty()).map(Some),
+            Err(_) => self.next = Some(bookmark),
+        }
+        Some(page)
+    }
+
+    /// The bookmark the next page starts from (`None` when no page is left or at the start).
+    pub fn bookmark(&self) -> Option<&str> {
+        self.next.as_ref().and_then(|b| b.as_deref())
     }
 }
 

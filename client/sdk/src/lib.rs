@@ -20,12 +20,18 @@
 //! - [`events`]: the live, resuming event feed.
 //! - [`image`] (hashing, rate caps) and [`transfer`] (to a folder or a destination agent).
 //! - [`members`]: `network/run/members.json` and connection [`Profile`]s.
+//! - [`workflow`]: what a caller does in several steps, written once: a whole migration
+//!   ([`workflow::migrate`]: hash → Indication → transfer while it commits → Confirmation, with a
+//!   report and progress through an observer).
+//! - [`agent`]: the destination agent, the destination side of that workflow (an HTTP server that
+//!   hashes what it receives and confirms as its member).
 //!
 //! Invariants: every failure is an [`Error`] naming the step that failed and, when there is one, the
 //! transaction id; a contract refusal carries the contract's typed
 //! [`ContractError`](vmledger_contract::ContractError), parsed from the problem document's
 //! `code`/`details`, never from text; only calls that cannot take effect twice are retried.
 
+pub mod agent;
 pub mod error;
 pub mod events;
 pub mod gateway;
@@ -33,6 +39,7 @@ pub mod image;
 pub mod ledger;
 pub mod members;
 pub mod transfer;
+pub mod workflow;
 
 pub use error::{Error, Problem, Result, Step};
 pub use events::{ChaincodeEvent, DomainEvent, EventStream, StartAt};
@@ -40,6 +47,6 @@ pub use gateway::{
     ChainInfo, Committed, Contract, Gateway, GatewayBuilder, Network, Pending, RetryPolicy, Timeouts, Timings, TxState,
     TxStatus,
 };
-pub use ledger::{PendingMigration, VmLedger};
+pub use ledger::{Pages, PendingMigration, VmLedger};
 pub use members::{Member, Members, MembersError, Profile};
 pub use vmledger_contract as contract;

@@ -87,6 +87,48 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> TransferError + '_ {
     move |source| TransferError::Io { path: path.to_owned(), source }
 }
 
+/// Where an image for `migration_id` lands in a destination folder: `DIR/{migrationId}.img`.
+pub fn landing_path(dir: &Path, migration_id: &str) -> PathBuf {
+    dir.join(format!("{migration_id}.img"))
+}
+
+/// Copies `image` into the folder `dir` (created if needed) as [`landing_path`], at most at
+/// `rate`, on a blocking thread; `progress` gets the bytes copied so far.
+///
+/// # Errors
+/// [`TransferError::Io`].
+pub async fn copy_to_folder(
+    image: &Path,
+    dir: &Path,
+    migration_id: &str,
+    rate: Option<Rate>,
+    progress: impl FnMut(u64) + Send + 'static,
+) -> Result<Transferred, TransferError> {
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let (from, to) = (image.to_owned(), landing_path(dir, migration_id));
+    tokio::task::spawn_blocking(move || copy_file(&from, &to, rate, progress))
+        .await
+        .map_err(|e| TransferError::Io { path: image.to_owned(), source: io::Error::other(e.to_string()) })?
+}
+
+/// Asks the destination agent at `agent_url` whether it is up (`GET /healthz`), so that nothing is
+/// recorded on the ledger for a destination that cannot receive.
+///
+/// # Errors
+/// [`TransferError::Unreachable`]; [`TransferError::Protocol`] when it answers but not 200.
+pub async fn agent_health(agent_url: &str) -> Result<(), TransferError> {
+    let url = format!("{}/healthz", agent_url.trim_end_matches('/'));
+    let unreachable = |source| TransferError::Unreachable { url: agent_url.to_owned(), source };
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(unreachable)?;
+    let response = client.get(&url).send().await.map_err(unreachable)?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        let body = response.text().await.unwrap_or_default().chars().take(500).collect();
+        return Err(TransferError::Protocol { status, body });
+    }
+    Ok(())
+}
+
 /// Copies `source` to `destination` (a file path), at most at `rate`. Blocking: run it on a thread.
 ///
 /// # Errors

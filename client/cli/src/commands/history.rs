@@ -5,7 +5,6 @@ use serde::Serialize;
 use vmledger_contract::model::{Migration, Page, VmHistory};
 use vmledger_contract::msg;
 
-use super::host::pages;
 use crate::args::{HistoryCommand, PageArgs, Period};
 use crate::context::Ctx;
 use crate::output::{Table, allowed, opt_time, short, time, wire};
@@ -24,14 +23,15 @@ pub(crate) async fn run(ctx: &Ctx, command: HistoryCommand) -> anyhow::Result<()
         HistoryCommand::Cloud { id, period, page } => (None, Some(id), period, page, false),
     };
     let input = query(vm_id.clone(), cloud_id, &period, &page);
-    let (items, bookmark) = pages(&page, |bookmark| {
-        let mut input = input.clone();
-        input.bookmark = bookmark;
-        let ledger = ledger.clone();
-        async move { ledger.list_migrations(&input).await }
-    })
-    .await?;
-    let migrations = Page { items, bookmark };
+    let mut pages = ledger.migration_pages(&input);
+    let mut items = Vec::new();
+    while let Some(next) = pages.next_page().await {
+        items.extend(next?.items);
+        if !page.all {
+            break;
+        }
+    }
+    let migrations = Page { items, bookmark: pages.bookmark().map(str::to_owned) };
     match vm_id.filter(|_| residencies) {
         Some(id) => {
             let history = ledger.vm_history(&id).await?;

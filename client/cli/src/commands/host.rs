@@ -1,11 +1,10 @@
 //! `vmledger host register|update|show|list`.
 
-use vmledger_contract::model::{Host, Resources};
+use vmledger_contract::model::{Host, Page};
 use vmledger_contract::msg;
 
-use crate::args::{HostCommand, PageArgs, ResourceArgs};
+use crate::args::HostCommand;
 use crate::context::Ctx;
-use crate::exit::UsageError;
 use crate::output::{Table, fields, resources};
 
 pub(crate) async fn run(ctx: &Ctx, command: HostCommand) -> anyhow::Result<()> {
@@ -17,7 +16,7 @@ pub(crate) async fn run(ctx: &Ctx, command: HostCommand) -> anyhow::Result<()> {
                 cloud_id: args.cloud,
                 country: args.country,
                 organizations: args.organizations,
-                capacity: required(&args.capacity, "capacity")?,
+                capacity: args.capacity.required("capacity")?,
             };
             let committed = ledger.register_host(&input).await?;
             ctx.out.show(&committed, || {
@@ -59,19 +58,20 @@ pub(crate) async fn run(ctx: &Ctx, command: HostCommand) -> anyhow::Result<()> {
             ctx.out.show(&host, || describe(&host))
         }
         HostCommand::List(args) => {
-            let mut input = msg::ListHosts {
+            let input = msg::ListHosts {
                 cloud_id: args.cloud,
                 page_size: args.page.page_size,
                 bookmark: args.page.bookmark.clone(),
             };
-            let (hosts, bookmark) = pages(&args.page, |bookmark| {
-                input.bookmark = bookmark;
-                let input = input.clone();
-                let ledger = ledger.clone();
-                async move { ledger.list_hosts(&input).await }
-            })
-            .await?;
-            let page = vmledger_contract::model::Page { items: hosts, bookmark };
+            let mut pages = ledger.host_pages(&input);
+            let mut items = Vec::new();
+            while let Some(page) = pages.next_page().await {
+                items.extend(page?.items);
+                if !args.page.all {
+                    break;
+                }
+            }
+            let page = Page { items, bookmark: pages.bookmark().map(str::to_owned) };
             ctx.out.show(&page, || {
                 let mut table = Table::new(&[
                     "HOST",
@@ -102,50 +102,6 @@ pub(crate) async fn run(ctx: &Ctx, command: HostCommand) -> anyhow::Result<()> {
                 text
             })
         }
-    }
-}
-
-/// Reads one page, or every page with --all. Returns the items and the next bookmark.
-pub(crate) async fn pages<T, F, Fut>(args: &PageArgs, mut fetch: F) -> anyhow::Result<(Vec<T>, Option<String>)>
-where
-    F: FnMut(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = vmledger_client::Result<vmledger_contract::model::Page<T>>>,
-{
-    let mut items = Vec::new();
-    let mut bookmark = args.bookmark.clone();
-    loop {
-        let page = fetch(bookmark).await?;
-        items.extend(page.items);
-        bookmark = page.bookmark.filter(|b| !b.is_empty());
-        if !args.all || bookmark.is_none() {
-            return Ok((items, bookmark));
-        }
-    }
-}
-
-impl ResourceArgs {
-    pub(crate) fn any(&self) -> bool {
-        self.cpu.is_some() || self.memory_mib.is_some() || self.network_mbps.is_some() || self.io_mbps.is_some()
-    }
-
-    /// These values over `current` for the resources not given.
-    pub(crate) fn over(&self, current: Resources) -> Resources {
-        Resources {
-            cpu_cores: self.cpu.unwrap_or(current.cpu_cores),
-            memory_mib: self.memory_mib.unwrap_or(current.memory_mib),
-            network_mbps: self.network_mbps.unwrap_or(current.network_mbps),
-            io_mbps: self.io_mbps.unwrap_or(current.io_mbps),
-        }
-    }
-}
-
-/// All four resources, each given.
-pub(crate) fn required(args: &ResourceArgs, what: &str) -> Result<Resources, UsageError> {
-    match (args.cpu, args.memory_mib, args.network_mbps, args.io_mbps) {
-        (Some(cpu_cores), Some(memory_mib), Some(network_mbps), Some(io_mbps)) => {
-            Ok(Resources { cpu_cores, memory_mib, network_mbps, io_mbps })
-        }
-        _ => Err(UsageError(format!("give the whole {what}: --cpu, --memory-mib, --network-mbps and --io-mbps"))),
     }
 }
 

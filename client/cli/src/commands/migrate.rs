@@ -1,16 +1,17 @@
-//! `vmledger migrate check|start|show|confirm|cancel|send` (and `run`, in `migrate_run`).
+//! `vmledger migrate check|start|show|confirm|cancel|send|run`: the protocol step by step, or whole
+//! (`run` is the SDK's workflow, [`vmledger_client::workflow::migrate`]).
 
-use anyhow::Context;
+use vmledger_client::image::Rate;
 use vmledger_client::transfer::{self, Receipt, Transferred};
+use vmledger_client::workflow::migrate::{self as workflow, LedgerStep, MigrateRun as Run, RunReport, TransferMode};
 use vmledger_contract::model::{Migration, MigrationCheck, MigrationStatus};
 use vmledger_contract::msg;
 
-use super::hash::hash_with_progress;
-use super::vm::image_hash;
-use crate::args::{Destination, MigrateCommand, MigrateSend};
+use crate::args::{Destination, MigrateCommand, MigrateRun, MigrateSend};
 use crate::context::Ctx;
 use crate::exit::Verdict;
 use crate::output::{Output, fields, opt_time, resources, time, wire};
+use crate::progress;
 
 pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()> {
     match command {
@@ -25,7 +26,7 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
             let input = msg::Migrate {
                 vm_id: args.vm,
                 destination_host_id: args.to_host,
-                image_hash: Some(image_hash(ctx, &args.image).await?),
+                image_hash: Some(args.image.hash(ctx.out).await?),
             };
             if args.no_wait {
                 let pending = ledger.migrate_async(&input).await?;
@@ -57,7 +58,7 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
             let ledger = ctx.ledger()?;
             let observed_hash = match (args.observed_hash, &args.image) {
                 (Some(hash), _) => hash,
-                (None, Some(path)) => hash_with_progress(ctx, path).await?.hash,
+                (None, Some(path)) => progress::hash(ctx.out, path).await?.hash,
                 (None, None) => {
                     return Err(crate::exit::UsageError("give --image FILE or --observed-hash HEX".into()).into());
                 }
@@ -87,7 +88,7 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
             })
         }
         MigrateCommand::Send(args) => send(ctx, args).await,
-        MigrateCommand::Run(args) => super::migrate_run::run(ctx, args).await,
+        MigrateCommand::Run(args) => run_whole(ctx, args).await,
     }
 }
 
@@ -107,12 +108,12 @@ async fn send(ctx: &Ctx, args: MigrateSend) -> anyhow::Result<()> {
     }
 }
 
-pub(crate) enum Target {
+enum Target {
     Dir(std::path::PathBuf),
     Agent(String),
 }
 
-pub(crate) fn destination(d: &Destination) -> Target {
+fn destination(d: &Destination) -> Target {
     match (&d.to_dir, &d.to_agent) {
         (Some(dir), _) => Target::Dir(dir.clone()),
         (None, Some(url)) => Target::Agent(url.clone()),
@@ -121,50 +122,123 @@ pub(crate) fn destination(d: &Destination) -> Target {
     }
 }
 
-/// Where an image for `migration_id` lands in a destination folder.
-pub(crate) fn landing_path(dir: &std::path::Path, migration_id: &str) -> std::path::PathBuf {
-    dir.join(format!("{migration_id}.img"))
-}
-
 /// Copies the image into the destination folder, with a progress bar.
-pub(crate) async fn copy_into(
+async fn copy_into(
     out: Output,
     image: &std::path::Path,
     dir: &std::path::Path,
     migration_id: &str,
-    rate: Option<vmledger_client::image::Rate>,
+    rate: Option<Rate>,
 ) -> anyhow::Result<Transferred> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let size = std::fs::metadata(image).with_context(|| format!("reading {}", image.display()))?.len();
-    let bar = out.bar(size, "transfer");
-    let progress = bar.clone();
-    let (from, to) = (image.to_owned(), landing_path(dir, migration_id));
-    let transferred =
-        tokio::task::spawn_blocking(move || transfer::copy_file(&from, &to, rate, |n| progress.set_position(n)))
-            .await
-            .context("the transfer thread stopped")??;
+    let bar = progress::bar(out, std::fs::metadata(image).map(|m| m.len()).unwrap_or(0), "transfer");
+    let shown = bar.clone();
+    let transferred = transfer::copy_to_folder(image, dir, migration_id, rate, move |n| shown.set_position(n)).await;
     bar.finish_and_clear();
-    Ok(transferred)
+    Ok(transferred?)
 }
 
 /// Uploads the image to a destination agent, with a progress bar; the agent confirms or rejects.
-pub(crate) async fn upload(
+async fn upload(
     out: Output,
     url: &str,
     migration_id: &str,
     image: &std::path::Path,
-    rate: Option<vmledger_client::image::Rate>,
+    rate: Option<Rate>,
 ) -> anyhow::Result<transfer::Delivered> {
-    let size = std::fs::metadata(image).with_context(|| format!("reading {}", image.display()))?.len();
-    let bar = out.bar(size, "upload");
-    let progress = bar.clone();
-    let delivered = transfer::upload(url, migration_id, image, rate, move |n| progress.set_position(n)).await;
+    let bar = progress::bar(out, std::fs::metadata(image).map(|m| m.len()).unwrap_or(0), "upload");
+    let shown = bar.clone();
+    let delivered = transfer::upload(url, migration_id, image, rate, move |n| shown.set_position(n)).await;
     bar.finish_and_clear();
     Ok(delivered?)
 }
 
+/// `migrate run`: the SDK's workflow, with progress bars, then its report.
+async fn run_whole(ctx: &Ctx, args: MigrateRun) -> anyhow::Result<()> {
+    let ledger = ctx.ledger()?;
+    // Resolve the destination before anything is recorded, so a bad option leaves no Indication.
+    let destination = match destination(&args.destination) {
+        Target::Dir(dir) => {
+            let identity = args.dest_as.as_deref().unwrap_or("user");
+            let profile =
+                ctx.profile_of(args.dest_member.as_deref(), identity, args.dest_proxy_url, args.dest_api_key)?;
+            workflow::Destination::Folder { dir, confirmer: Box::new(ctx.ledger_for(&profile)?) }
+        }
+        Target::Agent(url) => workflow::Destination::Agent { url },
+    };
+    let run =
+        Run { vm_id: args.vm, to_host: args.to_host, image: args.image, destination, rate_limit: args.rate_limit };
+    let report = run.run(&ledger, progress::Bars::new(ctx.out)).await?;
+    ctx.out.show(&report, || describe_run(&report))?;
+    if report.status == MigrationStatus::Rejected {
+        return Err(Verdict::Rejected {
+            migration_id: report.migration_id.clone(),
+            recorded: report.recorded_hash.clone(),
+            observed: report.observed_hash.clone(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn describe_run(r: &RunReport) -> String {
+    let step = |s: &LedgerStep| {
+        format!(
+            "{} ms (endorse {} + submit {} + commit {}; block {})",
+            s.client_ms, s.timings.endorse_ms, s.timings.submit_ms, s.timings.commit_ms, s.block_number
+        )
+    };
+    let agent = r.transfer.mode == TransferMode::Agent;
+    let mut pairs = vec![
+        ("migration", format!("{} of VM {}: {}", r.migration_id, r.vm_id, wire(&r.status).to_uppercase())),
+        (
+            "route",
+            format!(
+                "{}/{} -> {}/{} ({})",
+                r.source.cloud_id,
+                r.source.host_id,
+                r.destination.cloud_id,
+                r.destination.host_id,
+                wire(&r.scope)
+            ),
+        ),
+        ("image", format!("{} ({} bytes)", r.image, r.image_bytes)),
+        ("hash (source)", format!("{} ms, {:.0} MB/s", r.hash_ms, r.hash_megabytes_per_second)),
+        ("ledger: Migrate", format!("{} (orderer accepted after {} ms)", step(&r.indicate), r.indicate_accepted_ms)),
+        (
+            "transfer",
+            format!(
+                "{} ms, {} bytes, {:.1} Mbit/s{} to {} {}",
+                r.transfer.elapsed_ms,
+                r.transfer.bytes,
+                r.transfer.megabits_per_second,
+                r.transfer.rate_limit_megabits_per_second.map(|m| format!(" (cap {m:.1} Mbit/s)")).unwrap_or_default(),
+                wire(&r.transfer.mode),
+                r.transfer.destination
+            ),
+        ),
+        (
+            "hash (destination)",
+            if agent { "while receiving".to_owned() } else { format!("{} ms", r.destination_hash_ms) },
+        ),
+        ("wait for Indication", format!("{} ms after the transfer", r.indication_wait_ms)),
+        ("ledger: Confirm", step(&r.confirm)),
+        ("total", format!("{} ms", r.total_ms)),
+        (
+            "ledger share",
+            format!(
+                "{:.2} % ({} ms on the critical path; {} ms in all, overlapped with the transfer or not)",
+                r.ledger_share_percent, r.ledger_critical_ms, r.ledger_ms
+            ),
+        ),
+    ];
+    if r.status == MigrationStatus::Rejected {
+        pairs.push(("REJECTED", format!("observed {} != recorded {}", r.observed_hash, r.recorded_hash)));
+    }
+    fields(&pairs)
+}
+
 /// Exit 4 when the ledger recorded a rejection.
-pub(crate) fn verdict(migration: &Migration) -> anyhow::Result<()> {
+fn verdict(migration: &Migration) -> anyhow::Result<()> {
     if migration.status == MigrationStatus::Rejected {
         return Err(Verdict::Rejected {
             migration_id: migration.id.clone(),
@@ -176,7 +250,7 @@ pub(crate) fn verdict(migration: &Migration) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn receipt_verdict(receipt: &Receipt) -> anyhow::Result<()> {
+fn receipt_verdict(receipt: &Receipt) -> anyhow::Result<()> {
     if receipt.status == MigrationStatus::Rejected {
         return Err(Verdict::Rejected {
             migration_id: receipt.migration_id.clone(),
@@ -188,7 +262,7 @@ pub(crate) fn receipt_verdict(receipt: &Receipt) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn describe(m: &Migration) -> String {
+fn describe(m: &Migration) -> String {
     let mut pairs = vec![
         ("migration", m.id.clone()),
         ("vm", m.vm_id.clone()),
@@ -224,7 +298,7 @@ fn describe_check(check: &MigrationCheck) -> String {
     text
 }
 
-pub(crate) fn describe_transfer(t: &Transferred) -> String {
+fn describe_transfer(t: &Transferred) -> String {
     fields(&[
         ("sent to", t.destination.clone()),
         ("bytes", t.bytes.to_string()),
@@ -233,7 +307,7 @@ pub(crate) fn describe_transfer(t: &Transferred) -> String {
     ])
 }
 
-pub(crate) fn describe_receipt(r: &Receipt) -> String {
+fn describe_receipt(r: &Receipt) -> String {
     fields(&[
         ("destination says", format!("{} (block {}, tx {})", wire(&r.status), r.confirm_block, r.confirm_tx_id)),
         ("recorded sha256", r.recorded_hash.clone()),

@@ -1,4 +1,5 @@
-//! One module per subcommand: each turns its arguments into SDK calls and prints the outcome.
+//! One module per subcommand: each turns its arguments into SDK calls and prints the outcome. No
+//! subcommand imports another; what they share is in `input`, `output` and `progress`.
 
 pub(crate) mod agent;
 pub(crate) mod bench;
@@ -8,6 +9,5 @@ pub(crate) mod hash;
 pub(crate) mod history;
 pub(crate) mod host;
 pub(crate) mod migrate;
-pub(crate) mod migrate_run;
 pub(crate) mod usage;
 pub(crate) mod vm;

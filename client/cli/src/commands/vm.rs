@@ -1,11 +1,9 @@
 //! `vmledger vm register|show|regulation set`.
 
-use vmledger_contract::model::{Allowed, Regulation, VirtualMachine};
+use vmledger_contract::model::VirtualMachine;
 use vmledger_contract::msg;
 
-use super::hash::hash_with_progress;
-use super::host::required;
-use crate::args::{ImageRef, RegulationArgs, RegulationCommand, VmCommand};
+use crate::args::{RegulationCommand, VmCommand};
 use crate::context::Ctx;
 use crate::output::{allowed, fields, resources, time, wire};
 
@@ -17,9 +15,9 @@ pub(crate) async fn run(ctx: &Ctx, command: VmCommand) -> anyhow::Result<()> {
                 id: args.id,
                 cloud_id: args.cloud,
                 host_id: args.host,
-                requirements: required(&args.requirements, "requirements")?,
-                image_hash: image_hash(ctx, &args.image).await?,
-                regulation: regulation(&args.regulation),
+                requirements: args.requirements.required("requirements")?,
+                image_hash: args.image.hash(ctx.out).await?,
+                regulation: args.regulation.regulation(),
             };
             let committed = ledger.register_vm(&input).await?;
             ctx.out.show(&committed, || {
@@ -38,7 +36,7 @@ pub(crate) async fn run(ctx: &Ctx, command: VmCommand) -> anyhow::Result<()> {
         }
         VmCommand::Regulation(RegulationCommand::Set { vm, regulation: r }) => {
             let committed =
-                ledger.set_regulation(&msg::SetRegulation { vm_id: vm, regulation: regulation(&r) }).await?;
+                ledger.set_regulation(&msg::SetRegulation { vm_id: vm, regulation: r.regulation() }).await?;
             ctx.out.show(&committed, || {
                 format!(
                     "set the regulation of VM {} in block {} (tx {})\n{}",
@@ -49,27 +47,6 @@ pub(crate) async fn run(ctx: &Ctx, command: VmCommand) -> anyhow::Result<()> {
                 )
             })
         }
-    }
-}
-
-/// The hash given, or the image's hash computed here.
-pub(crate) async fn image_hash(ctx: &Ctx, image: &ImageRef) -> anyhow::Result<String> {
-    match (&image.image, &image.image_hash) {
-        (_, Some(hash)) => Ok(hash.clone()),
-        (Some(path), None) => Ok(hash_with_progress(ctx, path).await?.hash),
-        (None, None) => Err(crate::exit::UsageError("give --image FILE or --image-hash HEX".into()).into()),
-    }
-}
-
-pub(crate) fn regulation(args: &RegulationArgs) -> Regulation {
-    Regulation { countries: allowed_list(&args.countries), organizations: allowed_list(&args.organizations) }
-}
-
-fn allowed_list(text: &str) -> Allowed {
-    if text.trim().eq_ignore_ascii_case("all") {
-        Allowed::All
-    } else {
-        Allowed::Only(text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
     }
 }
 

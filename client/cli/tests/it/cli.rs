@@ -201,3 +201,25 @@ async fn a_config_file_supplies_the_connection() {
     assert_eq!(stand_in.seen()[0].header("x-api-key"), Some("file-key"));
     assert!(stand_in.seen()[0].path.starts_with("/channels/other/"));
 }
+
+#[tokio::test]
+async fn a_denied_indication_in_migrate_run_exits_3_with_the_contract_code() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let image = tmp.path().join("vm.raw");
+    std::fs::write(&image, b"image").expect("image");
+    let stand_in = StandIn::always(Reply::problem(422, sample::problem(422, "POLICY_DENIED",
+        json!({"vmId": "vm-1", "hostId": "h-us", "reasons": [{"rule": "country", "country": "US", "allowed": ["JP"]}]})))).await;
+    let landing = tmp.path().join("landing");
+    let output = {
+        let mut args = vec!["--proxy-url", &stand_in.url, "--api-key", "k", "--json", "migrate", "run"];
+        args.extend(["--vm", "vm-1", "--to-host", "h-us", "--image", image.to_str().expect("path")]);
+        args.extend(["--to-dir", landing.to_str().expect("path"), "--dest-proxy-url", &stand_in.url]);
+        args.extend(["--dest-api-key", "k2"]);
+        vmledger(&args).await
+    };
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    let error: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON error document");
+    assert_eq!(error["code"], "POLICY_DENIED");
+    assert_eq!(error["contractError"]["details"]["reasons"][0]["country"], "US");
+    assert!(!landing.exists(), "nothing was sent");
+}

@@ -4,3 +4,4 @@
 mod errors;
 mod events;
 mod gateway;
+mod workflow;
