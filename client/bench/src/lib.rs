@@ -15,6 +15,7 @@
 //! Invariant: no failure is hidden. Retries are off in the SDK; every failed operation is counted by
 //! its code, and a report whose figures are not sane says so ([`BenchError::NotSane`]).
 
+mod csv_files;
 mod error;
 pub mod procfs;
 pub mod report;

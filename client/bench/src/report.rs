@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::error::{BenchError, Result};
-use crate::round::{Load, RoundResult};
+use crate::round::RoundResult;
 use crate::stats::Summary;
 use crate::suite::SuiteReport;
 use crate::svg::{Series, five_figures, line_chart};
@@ -107,12 +107,6 @@ fn write_file(dir: &Path, name: &str, text: &str) -> Result<()> {
     std::fs::write(&path, text).map_err(|e| BenchError::io(&path, e))
 }
 
-fn five_csv(s: &Summary) -> String {
-    format!("{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3}", s.count, s.min, s.p50, s.p95, s.p99, s.max, s.mean)
-}
-
-const FIVE: &str = "count,min,p50,p95,p99,max,mean";
-
 /// Writes `<tag>.json` and the CSV and SVG files of one report.
 ///
 /// # Errors
@@ -122,53 +116,7 @@ pub fn write(dir: &Path, r: &SuiteReport) -> Result<()> {
     let json = serde_json::to_string_pretty(r).map_err(|e| BenchError::Tool(format!("encoding the report: {e}")))?;
     write_file(dir, &format!("{tag}.json"), &json)?;
 
-    // Rounds and their steps.
-    let mut rounds: Vec<(&str, &RoundResult)> = Vec::new();
-    if let Some(l) = &r.latency {
-        rounds.push(("latency", &l.ping));
-        rounds.push(("latency", &l.migration));
-    }
-    rounds.extend(r.closed_ping.iter().map(|c| ("closed", c)));
-    rounds.extend(r.closed.iter().map(|c| ("closed", c)));
-    rounds.extend(r.open.iter().map(|c| ("open", c)));
-    let mut csv = format!(
-        "part,round,in_flight,offered_per_s,started,succeeded,failed,conflicts,throughput_per_s,blocks_per_s,metric,{FIVE}\n"
-    );
-    let mut samples = String::from("part,round,at_ms,latency_ms,failure\n");
-    for (part, round) in &rounds {
-        let (in_flight, offered) = match round.load {
-            Load::Closed { in_flight, .. } => (in_flight.to_string(), String::new()),
-            Load::Open { rate, .. } => (String::new(), rate.to_string()),
-        };
-        let head = format!(
-            "{part},{},{in_flight},{offered},{},{},{},{},{:.3},{:.3}",
-            round.name,
-            round.started,
-            round.succeeded,
-            round.failed,
-            round.conflicts,
-            round.throughput_per_s,
-            round.blocks_per_s
-        );
-        let _ = writeln!(csv, "{head},latency_ms,{}", five_csv(&round.latency_ms));
-        for (step, s) in &round.steps_ms {
-            let _ = writeln!(csv, "{head},{step},{}", five_csv(s));
-        }
-        for s in &round.samples {
-            let _ = writeln!(
-                samples,
-                "{part},{},{:.3},{:.3},{}",
-                round.name,
-                s.at_ms,
-                s.latency_ms,
-                s.outcome.failure.as_deref().unwrap_or("")
-            );
-        }
-    }
-    if !rounds.is_empty() {
-        write_file(dir, &format!("{tag}-rounds.csv"), &csv)?;
-        write_file(dir, &format!("{tag}-samples.csv"), &samples)?;
-    }
+    crate::csv_files::write_all(dir, r)?;
 
     if let Some(l) = &r.latency {
         let mut rows = vec![("Ping (client)".to_owned(), l.ping.latency_ms)];
@@ -193,42 +141,11 @@ pub fn write(dir: &Path, r: &SuiteReport) -> Result<()> {
     }
 
     if !r.hash.is_empty() {
-        let mut csv = format!("tool,file,bytes,metric,{FIVE}\n");
-        for h in &r.hash {
-            let _ = writeln!(csv, "{},{},{},mb_per_s,{}", h.tool, h.file, h.bytes, five_csv(&h.megabytes_per_second));
-            let _ = writeln!(csv, "{},{},{},seconds,{}", h.tool, h.file, h.bytes, five_csv(&h.seconds));
-        }
-        write_file(dir, &format!("{tag}-hash.csv"), &csv)?;
         let rows: Vec<(String, Summary)> = r.hash.iter().map(|h| (h.tool.clone(), h.megabytes_per_second)).collect();
         write_file(dir, &format!("{tag}-hash.svg"), &five_figures("SHA-256 throughput, same file", "MB/s", &rows))?;
     }
 
     if !r.transfer.is_empty() {
-        let mut csv = format!("image,bytes,rate_limit,runs,failures,metric,{FIVE}\n");
-        for t in &r.transfer {
-            let failures: u64 = t.failures.values().sum();
-            for (metric, s) in [
-                ("total_ms", &t.total_ms),
-                ("transfer_ms", &t.transfer_ms),
-                ("hash_ms", &t.hash_ms),
-                ("indicate_client_ms", &t.indicate_client_ms),
-                ("confirm_client_ms", &t.confirm_client_ms),
-                ("ledger_ms", &t.ledger_ms),
-                ("ledger_critical_ms", &t.ledger_critical_ms),
-                ("ledger_share_percent", &t.ledger_share_percent),
-            ] {
-                let _ = writeln!(
-                    csv,
-                    "{},{},{},{},{failures},{metric},{}",
-                    t.image,
-                    t.image_bytes,
-                    t.rate_limit,
-                    t.runs,
-                    five_csv(s)
-                );
-            }
-        }
-        write_file(dir, &format!("{tag}-transfer.csv"), &csv)?;
         let mut series: Vec<Series> = Vec::new();
         for t in &r.transfer {
             let name = format!("ledger share, {}", t.rate_limit);
@@ -310,29 +227,11 @@ pub fn write(dir: &Path, r: &SuiteReport) -> Result<()> {
     }
 
     if !r.resources.is_empty() {
-        let mut csv = String::from(
-            "part,process,pid,cpu_percent,rss_min_mib,rss_p50_mib,rss_max_mib,machine_cpu_percent,load_start,load_end,seconds\n",
-        );
-        let mut rows = Vec::new();
-        for (part, u) in &r.resources {
-            for (name, p) in &u.processes {
-                let _ = writeln!(
-                    csv,
-                    "{part},{name},{},{:.1},{:.1},{:.1},{:.1},{:.1},{:.2},{:.2},{:.1}",
-                    p.pid,
-                    p.cpu_percent,
-                    p.rss_mib.min,
-                    p.rss_mib.p50,
-                    p.rss_mib.max,
-                    u.machine_cpu_percent,
-                    u.load_average_start,
-                    u.load_average_end,
-                    u.seconds
-                );
-                rows.push((format!("{part}: {name}"), p.rss_mib));
-            }
-        }
-        write_file(dir, &format!("{tag}-resources.csv"), &csv)?;
+        let rows: Vec<(String, Summary)> = r
+            .resources
+            .iter()
+            .flat_map(|(part, u)| u.processes.iter().map(move |(name, p)| (format!("{part}: {name}"), p.rss_mib)))
+            .collect();
         write_file(dir, &format!("{tag}-rss.svg"), &five_figures("RSS of each process, per part", "MiB", &rows))?;
     }
     Ok(())
@@ -652,6 +551,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::round::Load;
 
     fn open_round(offered: f64, achieved: f64, early_p50: f64, late_p50: f64) -> RoundResult {
         let five = |p50: f64| Summary { count: 10, min: p50, p50, p95: p50, p99: p50, max: p50, mean: p50 };
