@@ -552,21 +552,12 @@ pub async fn run(options: &Options, note: &(dyn Fn(&str) + Sync)) -> Result<Suit
 }
 
 fn machine() -> Machine {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let (cpu_model, mem_total_gib, kernel) = crate::procfs::machine();
     Machine {
         cpus: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
-        cpu_model: cpuinfo
-            .lines()
-            .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned()))
-            .unwrap_or_default(),
-        mem_total_gib: meminfo
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .map(|kib| kib / 1024.0 / 1024.0)
-            .unwrap_or(0.0),
-        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned(),
+        cpu_model,
+        mem_total_gib,
+        kernel,
         load_average: crate::procfs::load_average(),
     }
 }
