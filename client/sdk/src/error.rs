@@ -79,6 +79,9 @@ pub struct Problem {
     /// The step that failed, when the proxy reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    /// The `Retry-After` header of the answer that carried the problem (not part of the body).
+    #[serde(skip)]
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Problem {
@@ -165,6 +168,16 @@ impl Error {
             Error::Invalid { tx_id, .. } => Some(tx_id),
             Error::Auth { problem, .. } | Error::Proxy { problem, .. } => problem.tx_id.as_deref(),
             Error::Codec { .. } => None,
+        }
+    }
+
+    /// How long the proxy asked to wait before trying again (`Retry-After`), when it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Auth { problem, .. } | Error::Network { problem, .. } | Error::Proxy { problem, .. } => {
+                problem.retry_after
+            }
+            _ => None,
         }
     }
 

@@ -3,10 +3,13 @@
 //! [`Contract::evaluate`], [`Contract::submit`] and [`Contract::submit_async`].
 //!
 //! Per-step timeouts are options of the [`GatewayBuilder`]. Retries happen only where repeating the
-//! call cannot do anything twice (see [`RetryPolicy`] and [`Error::is_safe_to_retry`]).
+//! call cannot do anything twice (see [`RetryPolicy`] and [`Error::is_safe_to_retry`]), with
+//! exponential backoff and jitter (the `backon` crate), waiting at least as long as a 429's
+//! `Retry-After` asks.
 
 use std::time::{Duration, Instant};
 
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use reqwest::{Response, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
@@ -62,18 +65,28 @@ impl<T> Committed<T> {
     }
 }
 
-/// When to repeat a call that failed in a way that is safe to repeat.
+/// When to repeat a call that failed in a way that is safe to repeat: exponential backoff from
+/// `initial_backoff` to `max_backoff`, with random jitter so that clients that failed together do
+/// not retry together. A 429 with `Retry-After` is waited out (at least that long), unless it asks
+/// for more than `max_retry_after`: then the error is returned at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included; 1 disables retries.
     pub max_attempts: u32,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
+    /// The longest `Retry-After` waited for.
+    pub max_retry_after: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 4, initial_backoff: Duration::from_millis(50), max_backoff: Duration::from_secs(2) }
+        RetryPolicy {
+            max_attempts: 4,
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+            max_retry_after: Duration::from_secs(30),
+        }
     }
 }
 
@@ -83,9 +96,24 @@ impl RetryPolicy {
         RetryPolicy { max_attempts: 1, ..RetryPolicy::default() }
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
-        self.initial_backoff.saturating_mul(factor).min(self.max_backoff)
+    /// The backoff schedule (with jitter) of this policy.
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.initial_backoff)
+            .with_max_delay(self.max_backoff)
+            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
+            .with_jitter()
+    }
+
+    /// How long to wait before the next attempt after `error`, given the backoff's next delay
+    /// (`None` once the attempts are used up): the longer of the two, or `None` to give up.
+    fn wait(&self, error: &Error, backoff: Option<Duration>) -> Option<Duration> {
+        let backoff = backoff?;
+        match error.retry_after() {
+            Some(asked) if asked > self.max_retry_after => None,
+            Some(asked) => Some(asked.max(backoff)),
+            None => Some(backoff),
+        }
     }
 }
 
@@ -278,17 +306,18 @@ impl Gateway {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let mut attempt = 1;
-        loop {
-            match call().await {
-                Ok(value) => return Ok((value, attempt)),
-                Err(e) if attempt < self.retry.max_attempts && e.is_safe_to_retry() => {
-                    tokio::time::sleep(self.retry.backoff(attempt)).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let policy = self.retry;
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let value = (|| {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            call()
+        })
+        .retry(policy.backoff().build())
+        .sleep(tokio::time::sleep)
+        .when(Error::is_safe_to_retry)
+        .adjust(|error, backoff| policy.wait(error, backoff))
+        .await?;
+        Ok((value, attempts.into_inner()))
     }
 }
 
@@ -580,6 +609,7 @@ impl Contract {
 /// Reads a response: its body when 2xx, else the problem it carries, classified.
 pub(crate) async fn expect_ok(step: Step, tx_id: Option<&str>, response: Response) -> Result<bytes::Bytes> {
     let status = response.status();
+    let retry_after = response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after);
     let body = response.bytes().await.map_err(|e| Error::Protocol {
         step,
         reason: format!("reading the answer: {e}"),
@@ -600,7 +630,18 @@ pub(crate) async fn expect_ok(step: Step, tx_id: Option<&str>, response: Respons
     if problem.tx_id.is_none() {
         problem.tx_id = tx_id.map(str::to_owned);
     }
+    problem.retry_after = retry_after;
     Err(Error::from_problem(step, problem))
+}
+
+/// A `Retry-After` value (RFC 9110): a number of seconds, or an HTTP date (`httpdate` parses it).
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
 pub(crate) fn decode_body<T: serde::de::DeserializeOwned>(step: Step, tx_id: Option<&str>, body: &[u8]) -> Result<T> {
@@ -633,18 +674,45 @@ pub fn millis(d: Duration) -> u64 {
 mod tests {
     use super::*;
 
+    fn throttled(retry_after: Option<Duration>) -> Error {
+        let problem = Problem { status: 429, code: "TOO_MANY_REQUESTS".into(), retry_after, ..Problem::default() };
+        Error::Proxy { step: Step::Evaluate, problem: Box::new(problem) }
+    }
+
     #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let p = RetryPolicy {
-            max_attempts: 10,
+    fn a_retry_after_longer_than_the_backoff_is_waited_out() {
+        let policy = RetryPolicy::default();
+        let backoff = Some(Duration::from_millis(50));
+        assert_eq!(policy.wait(&throttled(Some(Duration::from_secs(2))), backoff), Some(Duration::from_secs(2)));
+        assert_eq!(policy.wait(&throttled(None), backoff), backoff);
+        assert_eq!(policy.wait(&throttled(Some(Duration::ZERO)), backoff), backoff, "never shorter than the backoff");
+        assert_eq!(policy.wait(&throttled(Some(Duration::from_secs(3600))), backoff), None, "too long: give up");
+        assert_eq!(policy.wait(&throttled(Some(Duration::from_secs(1))), None), None, "attempts used up");
+    }
+
+    #[test]
+    fn the_backoff_has_jitter_and_stays_under_its_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 40,
             initial_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_millis(300),
+            max_backoff: Duration::from_millis(400),
+            ..RetryPolicy::default()
         };
-        assert_eq!(p.backoff(1), Duration::from_millis(50));
-        assert_eq!(p.backoff(2), Duration::from_millis(100));
-        assert_eq!(p.backoff(3), Duration::from_millis(200));
-        assert_eq!(p.backoff(4), Duration::from_millis(300));
-        assert_eq!(p.backoff(40), Duration::from_millis(300));
+        let schedules: Vec<Vec<Duration>> = (0..8).map(|_| policy.backoff().build().collect()).collect();
+        assert!(schedules.iter().all(|s| s.len() == 39), "max_attempts - 1 retries");
+        assert!(
+            schedules.iter().flatten().all(|d| *d >= Duration::from_millis(50) && *d <= Duration::from_millis(800))
+        );
+        assert!(schedules.windows(2).any(|w| w[0] != w[1]), "jitter: schedules differ");
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_a_date() {
+        assert_eq!(retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after("Thu, 01 Jan 1970 00:00:00 GMT"), Some(Duration::ZERO), "in the past");
+        let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
+        assert!(retry_after(&later).is_some_and(|d| d > Duration::from_secs(110) && d <= Duration::from_secs(120)));
+        assert_eq!(retry_after("soon"), None);
     }
 
     #[test]

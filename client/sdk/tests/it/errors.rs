@@ -16,6 +16,7 @@ fn ledger(url: &str) -> VmLedger {
             max_attempts: 3,
             initial_backoff: Duration::from_millis(1),
             max_backoff: Duration::from_millis(5),
+            max_retry_after: Duration::from_secs(5),
         })
         .evaluate_timeout(Duration::from_millis(500))
         .connect()
@@ -267,6 +268,52 @@ mod network_and_proxy {
                     .await;
             assert!(matches!(&err, Error::Proxy { problem, .. } if problem.code == code), "{err:?}");
         }
+    }
+
+    /// A proxy that answers 429 with `Retry-After: 1` the first time, then the record; when each
+    /// request came.
+    async fn throttled_once() -> (StandIn, std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>) {
+        let times = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = times.clone();
+        let stand_in = StandIn::start(move |_, i| {
+            seen.lock().expect("lock").push(std::time::Instant::now());
+            if i == 0 {
+                Reply::problem(429, json!({"status": 429, "code": "TOO_MANY_REQUESTS", "detail": "slow down"}))
+                    .header("retry-after", "1")
+            } else {
+                Reply::result(sample::vm("vm-1"))
+            }
+        })
+        .await;
+        (stand_in, times)
+    }
+
+    #[tokio::test]
+    async fn a_429_is_retried_after_the_time_its_retry_after_asks() {
+        let (stand_in, times) = throttled_once().await;
+        // The backoff alone would retry after 1-10 ms.
+        let vm = ledger(&stand_in.url).get_vm("vm-1").await.expect("the second attempt succeeds");
+        assert_eq!(vm.id, "vm-1");
+        let times = times.lock().expect("lock").clone();
+        assert_eq!(times.len(), 2);
+        let waited = times[1] - times[0];
+        assert!(waited >= Duration::from_millis(950), "waited only {waited:?} for Retry-After: 1");
+        assert!(waited < Duration::from_secs(3), "{waited:?}");
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_beyond_the_policy_is_not_waited_for() {
+        let (stand_in, times) = throttled_once().await;
+        let gateway = Gateway::builder(&stand_in.url)
+            .retry(RetryPolicy { max_retry_after: Duration::from_millis(500), ..RetryPolicy::default() })
+            .connect()
+            .expect("gateway");
+        let err = VmLedger::new(gateway.network("federation").contract("vmledger"))
+            .get_vm("vm-1")
+            .await
+            .expect_err("gave up");
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+        assert_eq!(times.lock().expect("lock").len(), 1);
     }
 
     #[tokio::test]
