@@ -223,3 +223,16 @@ async fn a_denied_indication_in_migrate_run_exits_3_with_the_contract_code() {
     assert_eq!(error["contractError"]["details"]["reasons"][0]["country"], "US");
     assert!(!landing.exists(), "nothing was sent");
 }
+
+#[tokio::test]
+async fn relative_times_in_weeks_and_minutes_reach_the_contract_as_instants() {
+    let stand_in = StandIn::always(Reply::result(json!({"items": []}))).await;
+    let output = against(&stand_in.url, &["history", "cloud", "cloud-b", "--from", "-1w", "--to", "+90m"]).await;
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let argument = stand_in.seen()[0].argument();
+    let from = chrono::DateTime::parse_from_rfc3339(argument["from"].as_str().expect("from")).expect("rfc 3339");
+    let to = chrono::DateTime::parse_from_rfc3339(argument["to"].as_str().expect("to")).expect("rfc 3339");
+    assert_eq!((to - from).num_minutes(), 7 * 24 * 60 + 90);
+    let ago = chrono::Utc::now().signed_duration_since(from);
+    assert!((ago.num_minutes() - 7 * 24 * 60).abs() <= 1, "{ago}");
+}
