@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vmledger_client::image::Rate;
 
-use super::when::When;
+use crate::output::Format;
+use crate::when::When;
 
 /// vmledger: VM migrations between federated clouds, recorded on a Hyperledger Fabric ledger.
 ///
@@ -22,7 +23,12 @@ use super::when::When;
 #[derive(Debug, Parser)]
 #[command(name = "vmledger", version, propagate_version = true, max_term_width = 100)]
 pub(crate) struct Cli {
-    /// Print results as JSON on stdout (one document; `events` prints one per line).
+    /// Output format of the results on stdout: table (for people), json (one document; streams one
+    /// per line), yaml, csv (a header, then one row per item), ndjson (one item per line).
+    #[arg(short = 'o', long = "output", alias = "format", global = true, value_enum, default_value_t)]
+    pub(crate) output: Format,
+
+    /// The same as `-o json`.
     #[arg(long, global = true)]
     pub(crate) json: bool,
 
@@ -425,13 +431,6 @@ pub(crate) struct Period {
     pub(crate) to: Option<When>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Format {
-    Table,
-    Csv,
-    Json,
-}
-
 #[derive(Debug, Args)]
 pub(crate) struct UsageArgs {
     /// The cloud that hosted (who bills).
@@ -443,9 +442,6 @@ pub(crate) struct UsageArgs {
     /// End (exclusive) [default: now].
     #[arg(long, allow_hyphen_values = true)]
     pub(crate) to: Option<When>,
-    /// Output format (--json is the same as --format json).
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub(crate) format: Format,
 }
 
 #[derive(Debug, Args)]

@@ -153,7 +153,7 @@ mod tests {
     use super::*;
 
     fn ctx(connection: Connection) -> Ctx {
-        Ctx { connection, out: Output { json: false, quiet: true } }
+        Ctx { connection, out: Output { format: crate::output::Format::Table, quiet: true } }
     }
 
     fn empty() -> Connection {

@@ -27,7 +27,8 @@ use output::Output;
 /// Runs `vmledger` with the process's arguments; returns its exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let out = Output { json: cli.json, quiet: cli.quiet };
+    let format = if cli.json { output::Format::Json } else { cli.output };
+    let out = Output { format, quiet: cli.quiet };
     let ctx = Ctx { connection: cli.connection, out };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -54,14 +55,14 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
     }
 }
 
-/// Prints the error once, with its chain, on stderr (and as JSON on stdout with --json), and
-/// returns its exit code.
+/// Prints the error once, with its chain, on stderr (and as a document on stdout with `-o
+/// json|ndjson|yaml`), and returns its exit code.
 #[allow(clippy::print_stderr)]
 fn report(error: &anyhow::Error, out: Output) -> ExitCode {
     let code = exit::code_of(error);
     eprintln!("vmledger: error: {error:#}");
     let already_shown = error.chain().any(|c| c.is::<exit::Verdict>());
-    if out.json && !already_shown {
+    if matches!(out.format, output::Format::Json | output::Format::Ndjson | output::Format::Yaml) && !already_shown {
         let sdk = exit::sdk_error(error);
         let document = serde_json::json!({
             "error": format!("{error:#}"),
@@ -70,7 +71,7 @@ fn report(error: &anyhow::Error, out: Output) -> ExitCode {
             "txId": sdk.and_then(vmledger_client::Error::tx_id),
             "contractError": sdk.and_then(vmledger_client::Error::contract_error).map(vmledger_contract::ContractError::to_wire),
         });
-        let _ = out.json_line(&document);
+        let _ = out.show(&document, String::new);
     }
     exit::exit(code)
 }

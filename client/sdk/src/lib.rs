@@ -20,6 +20,7 @@
 //! - [`events`]: the live, resuming event feed.
 //! - [`image`] (hashing, rate caps) and [`transfer`] (to a folder or a destination agent).
 //! - [`members`]: `network/run/members.json` and connection [`Profile`]s.
+//! - [`rows`]: records as flat rows (CSV, tables, NDJSON listings).
 //! - [`workflow`]: what a caller does in several steps, written once: a whole migration
 //!   ([`workflow::migrate`]: hash → Indication → transfer while it commits → Confirmation, with a
 //!   report and progress through an observer).
@@ -38,6 +39,7 @@ pub mod gateway;
 pub mod image;
 pub mod ledger;
 pub mod members;
+pub mod rows;
 pub mod transfer;
 pub mod workflow;
 

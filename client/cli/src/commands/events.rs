@@ -1,7 +1,9 @@
-//! `vmledger events`: the live feed of the contract's events.
+//! `vmledger events`: the live feed of the contract's events, one per line as they come (a table
+//! line, JSON, YAML, or a CSV row of the SDK's `EventRow`).
 
 use std::time::Duration;
 
+use vmledger_client::rows::EventRow;
 use vmledger_client::{ChaincodeEvent, DomainEvent, StartAt};
 
 use crate::args::EventsArgs;
@@ -15,14 +17,15 @@ pub(crate) async fn run(ctx: &Ctx, args: EventsArgs) -> anyhow::Result<()> {
         (None, Some(id)) => StartAt::After(id.clone()),
         (None, None) => StartAt::Next,
     };
-    let mut stream = ledger.contract().events(start);
+    let mut events = ledger.contract().events(start);
     let deadline = args.duration.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     ctx.out.note("listening for events (Ctrl-C to stop)");
+    let mut stream = ctx.out.stream();
     let mut shown = 0u64;
     while args.count.is_none_or(|n| shown < n) {
         let next = async {
             tokio::select! {
-                event = stream.next() => Some(event),
+                event = events.next() => Some(event),
                 _ = tokio::signal::ctrl_c() => None,
             }
         };
@@ -36,13 +39,9 @@ pub(crate) async fn run(ctx: &Ctx, args: EventsArgs) -> anyhow::Result<()> {
             continue;
         }
         shown += 1;
-        if ctx.out.json {
-            ctx.out.json_line(&event)?;
-        } else {
-            ctx.out.text(&line(&event))?;
-        }
+        stream.item(&event, || EventRow::from(&event), || line(&event))?;
     }
-    Ok(())
+    stream.finish()
 }
 
 fn wanted(args: &EventsArgs, event: &ChaincodeEvent) -> bool {
@@ -79,5 +78,5 @@ fn line(e: &ChaincodeEvent) -> String {
         }
         DomainEvent::Other { payload, .. } => payload.to_string(),
     };
-    format!("{:>8}  {:<20} {}  (tx {})\n", e.id, e.event_name, what, short(&e.tx_id))
+    format!("{:>8}  {:<20} {}  (tx {})", e.id, e.event_name, what, short(&e.tx_id))
 }

@@ -1,13 +1,15 @@
-//! `vmledger history vm|cloud`: migrations by time range, page by page.
+//! `vmledger history vm|cloud`: migrations by time range, page by page. With `-o ndjson` or `-o csv`
+//! pages are printed as they arrive (one migration per line), so `--all` streams.
 
 use chrono::Utc;
 use serde::Serialize;
+use vmledger_client::rows::{MigrationRow, ResidencyRow};
 use vmledger_contract::model::{Migration, Page, VmHistory};
 use vmledger_contract::msg;
 
 use crate::args::{HistoryCommand, PageArgs, Period};
 use crate::context::Ctx;
-use crate::output::{Table, allowed, opt_time, short, time, wire};
+use crate::output::{Format, Table, allowed, opt_time, short, time, wire};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,16 +24,37 @@ pub(crate) async fn run(ctx: &Ctx, command: HistoryCommand) -> anyhow::Result<()
         HistoryCommand::Vm { id, period, page, residencies } => (Some(id), None, period, page, residencies),
         HistoryCommand::Cloud { id, period, page } => (None, Some(id), period, page, false),
     };
-    let input = query(vm_id.clone(), cloud_id, &period, &page);
-    let mut pages = ledger.migration_pages(&input);
+    let mut pages = ledger.migration_pages(&query(vm_id.clone(), cloud_id, &period, &page));
+    let streaming = matches!(ctx.out.format, Format::Ndjson | Format::Csv);
+
+    if let (Some(id), true) = (&vm_id, residencies && streaming) {
+        // A stream of rows is one table: with --residencies, the stays.
+        let history = ledger.vm_history(id).await?;
+        return ctx.out.list(&history, &history.residencies, |r| ResidencyRow::from(r), String::new);
+    }
     let mut items = Vec::new();
+    let mut stream = ctx.out.stream();
     while let Some(next) = pages.next_page().await {
-        items.extend(next?.items);
+        let next = next?;
+        if streaming {
+            for m in &next.items {
+                stream.item(m, || MigrationRow::from(m), String::new)?;
+            }
+        } else {
+            items.extend(next.items);
+        }
         if !page.all {
             break;
         }
     }
+    stream.finish()?;
     let migrations = Page { items, bookmark: pages.bookmark().map(str::to_owned) };
+    if streaming {
+        if let Some(b) = &migrations.bookmark {
+            ctx.out.note(&format!("more: --bookmark {b}"));
+        }
+        return Ok(());
+    }
     match vm_id.filter(|_| residencies) {
         Some(id) => {
             let history = ledger.vm_history(&id).await?;

@@ -5,7 +5,9 @@ use vmledger_contract::msg;
 
 use crate::args::HostCommand;
 use crate::context::Ctx;
-use crate::output::{Table, fields, resources};
+use vmledger_client::rows::HostRow;
+
+use crate::output::{Format, Table, fields, resources};
 
 pub(crate) async fn run(ctx: &Ctx, command: HostCommand) -> anyhow::Result<()> {
     let ledger = ctx.ledger()?;
@@ -72,35 +74,45 @@ pub(crate) async fn run(ctx: &Ctx, command: HostCommand) -> anyhow::Result<()> {
                 }
             }
             let page = Page { items, bookmark: pages.bookmark().map(str::to_owned) };
-            ctx.out.show(&page, || {
-                let mut table = Table::new(&[
-                    "HOST",
-                    "CLOUD",
-                    "COUNTRY",
-                    "ORGANISATIONS",
-                    "CPU",
-                    "MEMORY MiB",
-                    "NET Mbps",
-                    "IO Mbps",
-                ]);
-                for h in &page.items {
-                    table.row(vec![
-                        h.id.clone(),
-                        h.cloud_id.clone(),
-                        h.country.clone(),
-                        h.organizations.join(","),
-                        h.capacity.cpu_cores.to_string(),
-                        h.capacity.memory_mib.to_string(),
-                        h.capacity.network_mbps.to_string(),
-                        h.capacity.io_mbps.to_string(),
+            if let Some(b) = &page.bookmark
+                && ctx.out.format != Format::Table
+            {
+                ctx.out.note(&format!("more: --bookmark {b}"));
+            }
+            ctx.out.list(
+                &page,
+                &page.items,
+                |h| HostRow::from(h),
+                || {
+                    let mut table = Table::new(&[
+                        "HOST",
+                        "CLOUD",
+                        "COUNTRY",
+                        "ORGANISATIONS",
+                        "CPU",
+                        "MEMORY MiB",
+                        "NET Mbps",
+                        "IO Mbps",
                     ]);
-                }
-                let mut text = table.render();
-                if let Some(b) = &page.bookmark {
-                    text.push_str(&format!("more: --bookmark {b}\n"));
-                }
-                text
-            })
+                    for h in &page.items {
+                        table.row(vec![
+                            h.id.clone(),
+                            h.cloud_id.clone(),
+                            h.country.clone(),
+                            h.organizations.join(","),
+                            h.capacity.cpu_cores.to_string(),
+                            h.capacity.memory_mib.to_string(),
+                            h.capacity.network_mbps.to_string(),
+                            h.capacity.io_mbps.to_string(),
+                        ]);
+                    }
+                    let mut text = table.render();
+                    if let Some(b) = &page.bookmark {
+                        text.push_str(&format!("more: --bookmark {b}\n"));
+                    }
+                    text
+                },
+            )
         }
     }
 }

@@ -24,21 +24,21 @@ pub(crate) async fn vmledger(args: &[&str]) -> Output {
 }
 
 /// `vmledger --proxy-url URL --api-key k ARGS…`
-async fn against(url: &str, args: &[&str]) -> Output {
+pub(crate) async fn against(url: &str, args: &[&str]) -> Output {
     let mut all = vec!["--proxy-url", url, "--api-key", "k"];
     all.extend_from_slice(args);
     vmledger(&all).await
 }
 
-fn code(output: &Output) -> i32 {
+pub(crate) fn code(output: &Output) -> i32 {
     output.status.code().expect("exit code")
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
