@@ -12,8 +12,10 @@ use crate::when::When;
 /// vmledger: VM migrations between federated clouds, recorded on a Hyperledger Fabric ledger.
 ///
 /// Connect with --network-file/--member/--as (the running network's members.json), or with
-/// --proxy-url/--api-key, or a TOML --config file with the same keys (proxy_url, api_key, channel,
-/// chaincode, network_file, member, as). Flags win over the environment, which wins over the file.
+/// --proxy-url/--api-key, or a context of the config file ($XDG_CONFIG_HOME/vmledger/config.toml,
+/// else ~/.config/vmledger/config.toml; `vmledger context set`). Precedence: flags, then their
+/// VMLEDGER_* environment variables, then the context, then the file's top-level keys, then
+/// members.json.
 ///
 /// Exit codes: 0 done; 1 failure; 2 usage error (also the contract's INVALID_ARGUMENT); 3 denied
 /// (POLICY_DENIED, CAPACITY_EXCEEDED, UNAUTHORIZED, or `migrate check` not permitted); 4 rejected
@@ -21,7 +23,7 @@ use crate::when::When;
 /// unavailable (also timeouts); 6 not authenticated (API key refused); 7 not found; 8 conflict
 /// (ALREADY_EXISTS, CONFLICT, or committed invalid).
 #[derive(Debug, Parser)]
-#[command(name = "vmledger", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "vmledger", version, propagate_version = true, max_term_width = 100, after_help = TOP_EXAMPLES)]
 pub(crate) struct Cli {
     /// Output format of the results on stdout: table (for people), json (one document; streams one
     /// per line), yaml, csv (a header, then one row per item), ndjson (one item per line).
@@ -43,12 +45,16 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Connection")]
 pub(crate) struct Connection {
-    /// TOML file with defaults for the connection options.
+    /// TOML config file with named contexts [default: $XDG_CONFIG_HOME/vmledger/config.toml].
     #[arg(long, global = true, env = "VMLEDGER_CONFIG", value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
+
+    /// The context of the config file to use [default: its current_context].
+    #[arg(long, global = true, env = "VMLEDGER_CONTEXT", value_name = "NAME")]
+    pub(crate) context: Option<String>,
 
     /// The network's members.json [default: network/run/members.json when --member is given].
     #[arg(long, global = true, env = "VMLEDGER_NETWORK_FILE", value_name = "FILE")]
@@ -87,30 +93,155 @@ pub(crate) struct Connection {
 pub(crate) enum Command {
     /// Register and show clouds.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 cloud register --id cloud-a --name \"Cloud A\"\n  vmledger --member org1 cloud show cloud-a -o yaml"
+    )]
     Cloud(CloudCommand),
     /// Register, update, show and list hosts.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 host list --cloud cloud-a\n  vmledger --member org1 host update a-tokyo-1 --cpu 64"
+    )]
     Host(HostCommand),
     /// Register and show VMs; set a VM's regulation.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 vm show vm-003\n  vmledger --member org1 vm regulation set vm-003 --countries JP,GB"
+    )]
     Vm(VmCommand),
     /// Check, start, confirm, cancel a migration, or run one whole (hash, indicate, transfer, confirm).
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 migrate check --vm vm-003 --to-host b-frankfurt-1\n  vmledger --member org1 migrate run --vm vm-003 --to-host b-london-1 --image vm.raw --to-agent http://127.0.0.1:7301"
+    )]
     Migrate(MigrateCommand),
     /// Migrations of a VM or of a cloud, by time range, page by page.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org2 history cloud cloud-b --from -1w\n  vmledger --member org2 history vm vm-003 --residencies"
+    )]
     History(HistoryCommand),
     /// What a cloud hosted over a period: the billing report.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org2 usage --cloud cloud-b --from -1d\n  vmledger --member org2 usage --cloud cloud-b --from 2026-11-01 --to 2026-12-01 -o csv > november.csv"
+    )]
     Usage(UsageArgs),
     /// Live feed of the contract's events.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 events --from-block 0 --count 5\n  vmledger --member org1 events --name MigrationConfirmed,MigrationRejected -o ndjson"
+    )]
     Events(EventsArgs),
     /// SHA-256 of a VM image (raw or qcow2, any size).
+    #[command(
+        after_help = "Examples:\n  vmledger hash fixtures/images/vm-003.raw\n  vmledger -q hash vm.qcow2        # \"<sha256>  <file>\", like sha256sum"
+    )]
     Hash(HashArgs),
     /// The destination agent: receives images over HTTP, hashes them, confirms or rejects on the ledger.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org2 --as user agent --listen 127.0.0.1:7301 --dir /srv/landing\n  vmledger --member org2 --as user -o json agent --listen 127.0.0.1:0 --dir /tmp/landing"
+    )]
     Agent(AgentArgs),
     /// The benchmark suite: latency against Fabric's floor, throughput, whole migrations, hashing.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 bench run --smoke --suite latency,hash --hash-file vm.raw --out results/smoke\n  vmledger bench summary --out results"
+    )]
     Bench(BenchCommand),
+    /// Register a federation from a file (clouds, hosts, VMs, regulations), idempotently.
+    #[command(
+        after_help = "Examples:\n  vmledger --network-file network/run/members.json apply -f fixtures/federation.json\n  vmledger apply -f fixtures/federation.json --dry-run -o json"
+    )]
+    Apply(ApplyArgs),
+    /// Named connection settings in the config file: list, show, use, set.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger context set org1 --network-file network/run/members.json --member org1 --as admin --use\n  vmledger context list\n  vmledger --context org2 history cloud cloud-b"
+    )]
+    Context(ContextCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  vmledger completion bash > ~/.local/share/bash-completion/completions/vmledger\n  vmledger completion zsh > \"${fpath[1]}/_vmledger\"\n  vmledger completion fish > ~/.config/fish/completions/vmledger.fish"
+    )]
+    Completion(CompletionArgs),
+}
+
+const TOP_EXAMPLES: &str = "Examples:
+  vmledger --member org1 host list --cloud cloud-b
+  vmledger context set org1 --network-file network/run/members.json --member org1 --use
+  vmledger migrate check --vm vm-003 --to-host b-frankfurt-1
+  vmledger --member org2 history cloud cloud-b --from -1w -o csv
+  vmledger completion bash > ~/.local/share/bash-completion/completions/vmledger";
+
+/// The connection values given as flags on this command line (not from the environment).
+pub(crate) fn given_on_command_line(c: &Connection, matches: &clap::ArgMatches) -> Connection {
+    let flag = |id: &str| {
+        // Global arguments are propagated to the subcommand that ran; ask where it was given.
+        let mut m = matches;
+        loop {
+            if m.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                return true;
+            }
+            match m.subcommand() {
+                Some((_, sub)) => m = sub,
+                None => return false,
+            }
+        }
+    };
+    let keep = |id: &str, v: &Option<String>| if flag(id) { v.clone() } else { None };
+    Connection {
+        config: c.config.clone(),
+        context: c.context.clone(),
+        network_file: if flag("network_file") { c.network_file.clone() } else { None },
+        member: keep("member", &c.member),
+        identity: keep("identity", &c.identity),
+        proxy_url: keep("proxy_url", &c.proxy_url),
+        api_key: keep("api_key", &c.api_key),
+        channel: keep("channel", &c.channel),
+        chaincode: keep("chaincode", &c.chaincode),
+        commit_timeout: if flag("commit_timeout") { c.commit_timeout } else { None },
+    }
+}
+
+// ---- apply, context, completion ------------------------------------------------------------------
+
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// The federation file (fixtures/federation.json's format).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// Only print the plan: what would be registered, updated, skipped or is in conflict.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContextCommand {
+    /// The contexts of the config file (the current one marked).
+    #[command(after_help = "Examples:\n  vmledger context list")]
+    List,
+    /// A context's settings and the connection they give [default: the context in use].
+    #[command(after_help = "Examples:\n  vmledger context show org1")]
+    Show { name: Option<String> },
+    /// Make a context the current one.
+    #[command(after_help = "Examples:\n  vmledger context use org2")]
+    Use { name: String },
+    /// Create or change a context from the connection flags given here (--member, --as,
+    /// --network-file, --proxy-url, --api-key, --channel, --chaincode, --commit-timeout).
+    #[command(
+        after_help = "Examples:\n  vmledger context set org1 --network-file network/run/members.json --member org1 --as admin --use\n  vmledger context set remote --proxy-url http://10.0.0.5:7101 --api-key KEY"
+    )]
+    Set {
+        name: String,
+        /// Make it the current context too.
+        #[arg(long = "use")]
+        make_current: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionArgs {
+    /// The shell.
+    pub(crate) shell: clap_complete::Shell,
 }
 
 // ---- clouds ------------------------------------------------------------------------------------
@@ -118,8 +249,12 @@ pub(crate) enum Command {
 #[derive(Debug, Subcommand)]
 pub(crate) enum CloudCommand {
     /// Register a cloud, bound to the calling member (needs the admin identity).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 cloud register --id cloud-a --name \"Cloud A\"\n  vmledger --member org2 cloud register --id cloud-b --name \"Cloud B\" --currency EUR --cpu-core-hour 30000 --memory-gib-hour 4000 --network-mbps-hour 120 --io-mbps-hour 60"
+    )]
     Register(CloudRegister),
     /// Show a cloud.
+    #[command(after_help = "Examples:\n  vmledger --member org1 cloud show cloud-b")]
     Show { id: String },
 }
 
@@ -147,12 +282,22 @@ pub(crate) struct CloudRegister {
 #[derive(Debug, Subcommand)]
 pub(crate) enum HostCommand {
     /// Register a host of one of the member's clouds (needs the admin identity).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 host register --id a-tokyo-1 --cloud cloud-a --country JP --org CompanyA --cpu 32 --memory-mib 131072 --network-mbps 10000 --io-mbps 4000"
+    )]
     Register(HostRegister),
     /// Change a host's country, organisations or capacity (needs the admin identity).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 host update a-tokyo-1 --cpu 64 --org CompanyA,CompanyB"
+    )]
     Update(HostUpdate),
     /// Show a host.
+    #[command(after_help = "Examples:\n  vmledger --member org1 host show b-london-1 -o json")]
     Show { id: String },
     /// List the hosts of a cloud.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 host list --cloud cloud-b\n  vmledger --member org1 host list --cloud cloud-b --all -o csv"
+    )]
     List(HostList),
 }
 
@@ -223,11 +368,18 @@ pub(crate) struct HostList {
 #[derive(Debug, Subcommand)]
 pub(crate) enum VmCommand {
     /// Register a VM on a host of its own cloud.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 --as user vm register --id vm-1 --cloud cloud-a --host a-tokyo-1 --cpu 2 --memory-mib 4096 --network-mbps 100 --io-mbps 200 --image vm.raw --countries JP,GB --organizations CompanyA,CompanyB"
+    )]
     Register(VmRegister),
     /// Show a VM.
+    #[command(after_help = "Examples:\n  vmledger --member org1 vm show vm-003")]
     Show { id: String },
     /// A VM's regulation (where its data may go).
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 vm regulation set vm-003 --countries JP,GB --organizations All"
+    )]
     Regulation(RegulationCommand),
 }
 
@@ -271,6 +423,9 @@ pub(crate) struct VmRegister {
 #[derive(Debug, Subcommand)]
 pub(crate) enum RegulationCommand {
     /// Replace the VM's regulation (needs the admin identity of its operator).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 vm regulation set vm-003 --countries JP,GB --organizations CompanyA,CompanyB"
+    )]
     Set {
         vm: String,
         #[command(flatten)]
@@ -283,24 +438,43 @@ pub(crate) enum RegulationCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum MigrateCommand {
     /// Would a migration be permitted? Lists every rule it breaks (exit 3 when denied).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 migrate check --vm vm-003 --to-host b-frankfurt-1    # exit 3 when denied"
+    )]
     Check(MigrateCheck),
     /// Record the Indication (`Migrate`): the image's hash and the destination host.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 migrate start --vm vm-003 --to-host b-london-1 --image vm.raw --no-wait"
+    )]
     Start(MigrateStart),
     /// Show a migration.
+    #[command(after_help = "Examples:\n  vmledger --member org2 migrate show 3f1c…")]
     Show { id: String },
     /// Confirm an arrival with the hash of what arrived (as the destination member); exit 4 when the
     /// hash differs (committed as a rejected migration).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org2 --as user migrate confirm 3f1c… --image /srv/landing/3f1c….img    # exit 4 when rejected"
+    )]
     Confirm(MigrateConfirm),
     /// Withdraw an Indication (as the VM's operator).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 migrate cancel 3f1c… --reason \"maintenance window moved\""
+    )]
     Cancel {
         id: String,
         #[arg(long)]
         reason: Option<String>,
     },
     /// Send an indicated migration's image to its destination (folder or agent).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 migrate send 3f1c… --image vm.raw --to-agent http://127.0.0.1:7301 --rate-limit 124.8Mbit"
+    )]
     Send(MigrateSend),
     /// The whole migration: hash, indicate, transfer while the Indication commits, let the
     /// destination hash and confirm; then a timing report.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 --as user migrate run --vm vm-003 --to-host b-london-1 --image vm.raw --to-agent http://127.0.0.1:7301 --rate-limit 124.8Mbit\n  vmledger --member org1 migrate run --vm vm-003 --to-host b-london-1 --image vm.raw --to-dir /tmp/landing --dest-member org2 -o json"
+    )]
     Run(MigrateRun),
 }
 
@@ -401,6 +575,9 @@ pub(crate) struct MigrateRun {
 #[derive(Debug, Subcommand)]
 pub(crate) enum HistoryCommand {
     /// Migrations of a VM (with --residencies: its stays on hosts and regulation changes too).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 history vm vm-003 --residencies\n  vmledger --member org1 history vm vm-003 --all -o csv"
+    )]
     Vm {
         id: String,
         #[command(flatten)]
@@ -412,6 +589,9 @@ pub(crate) enum HistoryCommand {
         residencies: bool,
     },
     /// Migrations from or to a cloud.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org2 history cloud cloud-b --from -1w --to now\n  vmledger --member org2 history cloud cloud-b --from 2026-11-01 --all -o ndjson | jq .status"
+    )]
     Cloud {
         id: String,
         #[command(flatten)]
@@ -489,8 +669,12 @@ pub(crate) struct AgentArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum BenchCommand {
     /// Run the suite (or parts of it) on the running network and write a report.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 bench run --smoke --suite latency,hash --hash-file vm.raw --out results/smoke --tag smoke\n  scripts/bench    # the whole suite on a fresh network"
+    )]
     Run(Box<BenchRun>),
     /// Write SUMMARY.md (and the cross-report plots) from every report in a folder.
+    #[command(after_help = "Examples:\n  vmledger bench summary --out results    # SUMMARY.md and SUMMARY.html")]
     Summary {
         /// The results folder.
         #[arg(long, default_value = "results")]

@@ -32,6 +32,8 @@ pub(crate) enum Verdict {
         "migration {migration_id} was rejected on the ledger: the image's hash {observed} differs from the recorded {recorded}"
     )]
     Rejected { migration_id: String, recorded: String, observed: String },
+    #[error("{count} record(s) on the ledger differ from the file in what the contract cannot change")]
+    Conflicts { count: usize },
 }
 
 /// A mistake in the command line or configuration that clap could not see.
@@ -46,6 +48,7 @@ pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
             return match verdict {
                 Verdict::Denied => DENIED,
                 Verdict::Rejected { .. } => REJECTED,
+                Verdict::Conflicts { .. } => CONFLICT,
             };
         }
         if let Some(e) = as_sdk(cause) {
@@ -57,6 +60,9 @@ pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
                 TransferError::Refused { problem } => of_code(&problem.code).unwrap_or(FAILURE),
                 TransferError::Io { .. } | TransferError::Protocol { .. } => FAILURE,
             };
+        }
+        if let Some(vmledger_client::workflow::apply::ApplyError::Connection { .. }) = cause.downcast_ref() {
+            return USAGE;
         }
         if let Some(vmledger_bench::BenchError::Members(_) | vmledger_bench::BenchError::Options(_)) =
             cause.downcast_ref()

@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 mod args;
 mod commands;
@@ -20,16 +20,23 @@ mod progress;
 mod when;
 
 use args::{Cli, Command};
-use commands::{agent, bench, cloud, events, hash, history, host, migrate, usage, vm};
+use commands::{
+    agent, apply, bench, cloud, completion, context as contexts, events, hash, history, host, migrate, usage, vm,
+};
 use context::Ctx;
 use output::Output;
 
 /// Runs `vmledger` with the process's arguments; returns its exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let format = if cli.json { output::Format::Json } else { cli.output };
     let out = Output { format, quiet: cli.quiet };
-    let ctx = Ctx { connection: cli.connection, out };
+    let given = args::given_on_command_line(&cli.connection, &matches);
+    let ctx = Ctx { connection: cli.connection, given, out };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return report(&anyhow::Error::new(e).context("starting the async runtime"), out),
@@ -52,6 +59,9 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Hash(a) => hash::run(ctx, a).await,
         Command::Agent(a) => agent::run(ctx, a).await,
         Command::Bench(c) => bench::run(ctx, c).await,
+        Command::Apply(a) => apply::run(ctx, a).await,
+        Command::Context(c) => contexts::run(ctx, c),
+        Command::Completion(a) => completion::run(a),
     }
 }
 

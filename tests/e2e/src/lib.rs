@@ -207,6 +207,8 @@ impl Cli {
                 command.env_remove(key);
             }
         }
+        // No user config file: the tests' flags are the whole connection.
+        command.env("XDG_CONFIG_HOME", std::env::temp_dir().join("vmledger-e2e-no-config"));
         command.args(&self.args);
         command
     }

@@ -2,8 +2,11 @@
 //! subcommand imports another; what they share is in `input`, `output` and `progress`.
 
 pub(crate) mod agent;
+pub(crate) mod apply;
 pub(crate) mod bench;
 pub(crate) mod cloud;
+pub(crate) mod completion;
+pub(crate) mod context;
 pub(crate) mod events;
 pub(crate) mod hash;
 pub(crate) mod history;

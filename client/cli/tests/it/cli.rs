@@ -7,9 +7,16 @@ use serde_json::json;
 use vmledger_testkit::sample;
 use vmledger_testkit::{Reply, StandIn, nowhere};
 
-/// Runs `vmledger` with a clean environment and the given arguments.
+/// Runs `vmledger` with a clean environment (no `VMLEDGER_*`, no config file) and the given
+/// arguments.
 pub(crate) async fn vmledger(args: &[&str]) -> Output {
+    vmledger_in(&std::env::temp_dir().join("vmledger-tests-no-config"), args).await
+}
+
+/// Runs `vmledger` with `XDG_CONFIG_HOME` set to `config_home`.
+pub(crate) async fn vmledger_in(config_home: &std::path::Path, args: &[&str]) -> Output {
     let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let config_home = config_home.to_owned();
     tokio::task::spawn_blocking(move || {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_vmledger"));
         for (key, _) in std::env::vars() {
@@ -17,7 +24,7 @@ pub(crate) async fn vmledger(args: &[&str]) -> Output {
                 command.env_remove(key);
             }
         }
-        command.args(&args).output().expect("run vmledger")
+        command.env("XDG_CONFIG_HOME", &config_home).args(&args).output().expect("run vmledger")
     })
     .await
     .expect("join")

@@ -3,5 +3,7 @@
 //! are in `tests/e2e`.
 
 mod agent;
+mod apply;
 mod cli;
+mod config;
 mod output;
