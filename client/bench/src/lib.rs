@@ -9,7 +9,8 @@
 //!   by code).
 //! - [`suite`]: the parts (latency, hashing, whole migrations, throughput, BASICS) on the network
 //!   of a members file.
-//! - [`report`]: the report's JSON, CSV and SVG files, their sanity checks, and `SUMMARY.md`.
+//! - [`report`]: the report's JSON, CSV and SVG files, their sanity checks, `SUMMARY.md`, and
+//!   `SUMMARY.html` (one self-contained page with the plots inline).
 //! - [`stats`] (min / p50 / p95 / p99 / max), [`procfs`] (RSS and CPU from `/proc`), [`svg`] (plots).
 //!
 //! Invariant: no failure is hidden. Retries are off in the SDK; every failed operation is counted by
@@ -17,6 +18,7 @@
 
 mod csv_files;
 mod error;
+mod html;
 pub mod procfs;
 pub mod report;
 pub mod round;

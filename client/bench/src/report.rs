@@ -325,8 +325,9 @@ fn five_row(label: &str, s: &Summary) -> String {
     format!("| {label} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |\n", s.count, s.min, s.p50, s.p95, s.p99, s.max)
 }
 
-/// Writes `SUMMARY.md` of every report in `dir`, and the BASICS plots across block sizes; returns
-/// the path written.
+/// Writes `SUMMARY.md` of every report in `dir`, the BASICS plots across block sizes, and
+/// `SUMMARY.html` (the same with every plot inline, one self-contained page); returns the path of
+/// SUMMARY.md.
 ///
 /// # Errors
 /// [`BenchError::NoReports`] when `dir` holds no report; [`BenchError::Io`].
@@ -540,8 +541,9 @@ pub fn summary(dir: &Path) -> Result<std::path::PathBuf> {
         )?;
         md.push_str("## BASICS on real Fabric\n\n`basics-delay.svg`, `basics-blocks.svg`: one line per block size (MaxMessageCount). BASICS (a simulation) found its local chain unstable between 128 and 256 migrations/s.\n\n");
     }
-    md.push_str("Files: `<tag>.json` (everything), `<tag>-rounds.csv`, `<tag>-samples.csv`, `<tag>-hash.csv`, `<tag>-transfer.csv`, `<tag>-resources.csv`, `*.svg`.\n");
+    md.push_str("Files: `<tag>.json` (everything), `<tag>-rounds.csv`, `<tag>-samples.csv`, `<tag>-hash.csv`, `<tag>-transfer.csv`, `<tag>-resources.csv`, `*.svg`; `SUMMARY.html` is this page with every plot inline.\n");
     write_file(dir, "SUMMARY.md", &md)?;
+    write_file(dir, "SUMMARY.html", &crate::html::page(dir, &md)?)?;
     Ok(dir.join("SUMMARY.md"))
 }
 

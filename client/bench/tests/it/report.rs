@@ -45,3 +45,24 @@ fn a_file_path_with_a_comma_and_a_quote_stays_one_csv_field() {
     assert_eq!(&rows[0][3], "mb_per_s");
     assert_eq!(rows[0][5].parse::<f64>().expect("min"), 250.0);
 }
+
+#[test]
+fn the_summary_is_also_one_self_contained_html_page_with_its_plots() {
+    let dir = tempfile::tempdir().expect("tmp");
+    report::write(dir.path(), &report_with_a_hash_run()).expect("write");
+    let written = report::summary(dir.path()).expect("summary");
+    assert_eq!(written, dir.path().join("SUMMARY.md"));
+
+    let page = std::fs::read_to_string(dir.path().join("SUMMARY.html")).expect("SUMMARY.html beside SUMMARY.md");
+    let plots = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter(|e| e.as_ref().expect("entry").path().extension().is_some_and(|x| x == "svg"))
+        .count();
+    assert!(plots >= 1, "the report has plots");
+    assert_eq!(page.matches("<svg").count(), plots, "every plot inline");
+    assert!(page.contains("<table>"), "the markdown tables are HTML tables");
+    assert!(page.contains("SHA-256"), "the summary's text");
+    for external in ["src=", "<link", "href=\"http", "<script"] {
+        assert!(!page.contains(external), "the page loads nothing ({external})");
+    }
+}
