@@ -6,9 +6,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{BenchError, Result};
+use crate::results::SuiteReport;
 use crate::round::{Load, RoundResult};
 use crate::stats::Summary;
-use crate::suite::SuiteReport;
 
 /// Count and the five figures of a [`Summary`] as CSV columns, rounded to 0.001.
 #[derive(Debug, Serialize)]

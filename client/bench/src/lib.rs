@@ -9,6 +9,7 @@
 //!   by code).
 //! - [`suite`]: the parts (latency, hashing, whole migrations, throughput, BASICS) on the network
 //!   of a members file.
+//! - [`results`]: what a suite measured (`SuiteReport` and its parts).
 //! - [`report`]: the report's JSON, CSV and SVG files, their sanity checks, `SUMMARY.md`, and
 //!   `SUMMARY.html` (one self-contained page with the plots inline).
 //! - [`stats`] (min / p50 / p95 / p99 / max), [`procfs`] (RSS and CPU from `/proc`), [`svg`] (plots).
@@ -21,6 +22,7 @@ mod error;
 mod html;
 pub mod procfs;
 pub mod report;
+pub mod results;
 pub mod round;
 pub mod stats;
 pub mod suite;

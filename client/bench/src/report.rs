@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::error::{BenchError, Result};
+use crate::results::SuiteReport;
 use crate::round::RoundResult;
 use crate::stats::Summary;
-use crate::suite::SuiteReport;
 use crate::svg::{Series, five_figures, line_chart};
 
 /// Whether an open-loop round could not keep up: the offered rate was not met, operations could

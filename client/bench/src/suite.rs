@@ -24,8 +24,9 @@ use vmledger_contract::model::{Allowed, Regulation, Resources};
 use vmledger_contract::msg;
 
 use crate::error::{BenchError, Result};
-use crate::procfs::{Monitor, Usage, pids_in};
+use crate::procfs::{Monitor, pids_in};
 use crate::report;
+use crate::results::{HashRun, LatencyPart, Machine, SuiteReport, TransferRun};
 use crate::round::{Load, Outcome, RoundResult, run_round};
 use crate::stats::Summary;
 
@@ -79,91 +80,6 @@ pub enum Part {
     Transfer,
     Throughput,
     Basics,
-}
-
-// ---- the report ------------------------------------------------------------------------------
-
-/// Everything one `bench run` measured.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SuiteReport {
-    pub tag: String,
-    pub smoke: bool,
-    pub started_at: String,
-    pub machine: Machine,
-    /// The network's settings (net.env).
-    pub network: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency: Option<LatencyPart>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hash: Vec<HashRun>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub transfer: Vec<TransferRun>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub closed: Vec<RoundResult>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub closed_ping: Vec<RoundResult>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub open: Vec<RoundResult>,
-    /// RSS and CPU per part.
-    pub resources: BTreeMap<String, Usage>,
-    /// Checks of the figures that failed (empty when every number is sane).
-    pub problems: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Machine {
-    pub cpus: usize,
-    pub cpu_model: String,
-    pub mem_total_gib: f64,
-    pub kernel: String,
-    pub load_average: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LatencyPart {
-    pub ping: RoundResult,
-    pub migration: RoundResult,
-    /// Migration (both transactions) p50 / Ping p50, and the same at p95.
-    pub ratio_p50: f64,
-    pub ratio_p95: f64,
-    /// One migration transaction (`Migrate`, client side) p50 / Ping p50.
-    pub migrate_tx_ratio_p50: f64,
-    pub confirm_tx_ratio_p50: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HashRun {
-    pub tool: String,
-    pub file: String,
-    pub bytes: u64,
-    pub megabytes_per_second: Summary,
-    pub seconds: Summary,
-    pub hash: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TransferRun {
-    pub image: String,
-    pub image_bytes: u64,
-    pub rate_limit: String,
-    pub rate_limit_mbit: f64,
-    pub runs: u32,
-    pub failures: BTreeMap<String, u64>,
-    pub total_ms: Summary,
-    pub transfer_ms: Summary,
-    pub hash_ms: Summary,
-    pub ledger_critical_ms: Summary,
-    pub ledger_ms: Summary,
-    pub indicate_client_ms: Summary,
-    pub confirm_client_ms: Summary,
-    pub ledger_share_percent: Summary,
-    /// The workflow's reports (what `vmledger migrate run --json` prints).
-    pub reports: Vec<RunReport>,
 }
 
 // ---- setup -----------------------------------------------------------------------------------

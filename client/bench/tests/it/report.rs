@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use vmledger_bench::report;
+use vmledger_bench::results::{HashRun, SuiteReport};
 use vmledger_bench::stats::Summary;
-use vmledger_bench::suite::{HashRun, SuiteReport};
 
 /// A file name a user may well have: a comma and a double quote in it.
 const AWKWARD: &str = "/tmp/images/vm, \"golden\" copy.raw";

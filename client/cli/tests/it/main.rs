@@ -6,4 +6,5 @@ mod agent;
 mod apply;
 mod cli;
 mod config;
+mod layers;
 mod output;
