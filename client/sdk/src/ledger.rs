@@ -17,6 +17,29 @@ use vmledger_contract::msg;
 use crate::error::{Error, Result};
 use crate::gateway::{Committed, Contract, Pending};
 
+/// The contract's function names: the one place the client names them (to be taken from the
+/// contract's own vocabulary once it publishes one).
+pub mod functions {
+    pub const REGISTER_CLOUD: &str = "RegisterCloud";
+    pub const REGISTER_HOST: &str = "RegisterHost";
+    pub const UPDATE_HOST: &str = "UpdateHost";
+    pub const REGISTER_VM: &str = "RegisterVm";
+    pub const SET_REGULATION: &str = "SetRegulation";
+    pub const MIGRATE: &str = "Migrate";
+    pub const CONFIRM_MIGRATION: &str = "ConfirmMigration";
+    pub const CANCEL_MIGRATION: &str = "CancelMigration";
+    pub const PING: &str = "Ping";
+    pub const CHECK_MIGRATION: &str = "CheckMigration";
+    pub const GET_CLOUD: &str = "GetCloud";
+    pub const GET_HOST: &str = "GetHost";
+    pub const LIST_HOSTS: &str = "ListHosts";
+    pub const GET_VM: &str = "GetVm";
+    pub const GET_MIGRATION: &str = "GetMigration";
+    pub const LIST_MIGRATIONS: &str = "ListMigrations";
+    pub const VM_HISTORY: &str = "VmHistory";
+    pub const USAGE: &str = "Usage";
+}
+
 /// The vmledger contract, typed.
 #[derive(Debug, Clone)]
 pub struct VmLedger {
@@ -46,7 +69,7 @@ impl PendingMigration {
     /// As [`Pending::wait`]; [`Error::Codec`] when the result is not a migration.
     pub async fn wait(&self) -> Result<Committed<Migration>> {
         let committed = self.pending.wait().await?;
-        decode_committed("Migrate", committed)
+        decode_committed(functions::MIGRATE, committed)
     }
 }
 
@@ -79,7 +102,7 @@ impl VmLedger {
     /// # Errors
     /// `ALREADY_EXISTS`, `UNAUTHORIZED`, `INVALID_ARGUMENT`, and the transport errors.
     pub async fn register_cloud(&self, input: &msg::RegisterCloud) -> Result<Committed<Cloud>> {
-        self.submit("RegisterCloud", input).await
+        self.submit(functions::REGISTER_CLOUD, input).await
     }
 
     /// `RegisterHost`: a host of one of the caller's clouds. Needs the `admin` role.
@@ -87,7 +110,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND` (cloud), `ALREADY_EXISTS`, `UNAUTHORIZED`, `INVALID_ARGUMENT`.
     pub async fn register_host(&self, input: &msg::RegisterHost) -> Result<Committed<Host>> {
-        self.submit("RegisterHost", input).await
+        self.submit(functions::REGISTER_HOST, input).await
     }
 
     /// `UpdateHost`: country, organisations or capacity. Needs the `admin` role.
@@ -95,7 +118,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND`, `UNAUTHORIZED`, `CAPACITY_EXCEEDED` (below what is committed), `INVALID_ARGUMENT`.
     pub async fn update_host(&self, input: &msg::UpdateHost) -> Result<Committed<Host>> {
-        self.submit("UpdateHost", input).await
+        self.submit(functions::UPDATE_HOST, input).await
     }
 
     /// `RegisterVm`: a VM on a host of its own cloud.
@@ -104,7 +127,7 @@ impl VmLedger {
     /// `NOT_FOUND`, `ALREADY_EXISTS`, `UNAUTHORIZED`, `POLICY_DENIED`, `CAPACITY_EXCEEDED`,
     /// `INVALID_ARGUMENT`.
     pub async fn register_vm(&self, input: &msg::RegisterVm) -> Result<Committed<VirtualMachine>> {
-        self.submit("RegisterVm", input).await
+        self.submit(functions::REGISTER_VM, input).await
     }
 
     /// `SetRegulation`: replaces a VM's regulation. Needs the operator's `admin` role.
@@ -112,7 +135,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND`, `UNAUTHORIZED`, `INVALID_ARGUMENT`.
     pub async fn set_regulation(&self, input: &msg::SetRegulation) -> Result<Committed<VirtualMachine>> {
-        self.submit("SetRegulation", input).await
+        self.submit(functions::SET_REGULATION, input).await
     }
 
     /// `Migrate`, the Indication, waiting for its commit.
@@ -121,7 +144,7 @@ impl VmLedger {
     /// `POLICY_DENIED`, `CAPACITY_EXCEEDED`, `UNAUTHORIZED`, `CONFLICT` (already migrating or already
     /// there), `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub async fn migrate(&self, input: &msg::Migrate) -> Result<Committed<Migration>> {
-        self.submit("Migrate", input).await
+        self.submit(functions::MIGRATE, input).await
     }
 
     /// `Migrate`, returning as soon as the orderer accepted the Indication, so that the image can
@@ -131,8 +154,8 @@ impl VmLedger {
     /// As [`VmLedger::migrate`], for the endorsement; the commit's errors come from
     /// [`PendingMigration::wait`].
     pub async fn migrate_async(&self, input: &msg::Migrate) -> Result<PendingMigration> {
-        let argument = encode("Migrate", input)?;
-        let pending = self.contract.submit_async("Migrate", &argument).await?;
+        let argument = encode(functions::MIGRATE, input)?;
+        let pending = self.contract.submit_async(functions::MIGRATE, &argument).await?;
         Ok(PendingMigration { pending })
     }
 
@@ -143,7 +166,7 @@ impl VmLedger {
     /// `NOT_FOUND`, `UNAUTHORIZED` (not the destination's member), `CONFLICT` (already closed),
     /// `INVALID_ARGUMENT`.
     pub async fn confirm_migration(&self, input: &msg::ConfirmMigration) -> Result<Committed<Migration>> {
-        self.submit("ConfirmMigration", input).await
+        self.submit(functions::CONFIRM_MIGRATION, input).await
     }
 
     /// `CancelMigration`: the VM's operator withdraws an Indication.
@@ -151,7 +174,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND`, `UNAUTHORIZED`, `CONFLICT` (already closed), `INVALID_ARGUMENT`.
     pub async fn cancel_migration(&self, input: &msg::CancelMigration) -> Result<Committed<Migration>> {
-        self.submit("CancelMigration", input).await
+        self.submit(functions::CANCEL_MIGRATION, input).await
     }
 
     /// `Ping` submitted: the floor transaction (writes one key).
@@ -159,7 +182,7 @@ impl VmLedger {
     /// # Errors
     /// The transport errors.
     pub async fn ping(&self) -> Result<Committed<Pong>> {
-        self.submit("Ping", &serde_json::json!({})).await
+        self.submit(functions::PING, &serde_json::json!({})).await
     }
 
     // ---- queries ------------------------------------------------------------------------------
@@ -169,7 +192,7 @@ impl VmLedger {
     /// # Errors
     /// The transport errors.
     pub async fn ping_evaluate(&self) -> Result<Pong> {
-        self.evaluate("Ping", &serde_json::json!({})).await
+        self.evaluate(functions::PING, &serde_json::json!({})).await
     }
 
     /// `CheckMigration`: would this caller's `Migrate` pass? Every violated rule is listed.
@@ -177,37 +200,37 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND` (VM, host), `INVALID_ARGUMENT`.
     pub async fn check_migration(&self, input: &msg::Migrate) -> Result<MigrationCheck> {
-        self.evaluate("CheckMigration", input).await
+        self.evaluate(functions::CHECK_MIGRATION, input).await
     }
 
     /// # Errors
     /// `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub async fn get_cloud(&self, id: &str) -> Result<Cloud> {
-        self.evaluate("GetCloud", &by_id(id)).await
+        self.evaluate(functions::GET_CLOUD, &by_id(id)).await
     }
 
     /// # Errors
     /// `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub async fn get_host(&self, id: &str) -> Result<Host> {
-        self.evaluate("GetHost", &by_id(id)).await
+        self.evaluate(functions::GET_HOST, &by_id(id)).await
     }
 
     /// # Errors
     /// `NOT_FOUND` (cloud), `INVALID_ARGUMENT`.
     pub async fn list_hosts(&self, input: &msg::ListHosts) -> Result<Page<Host>> {
-        self.evaluate("ListHosts", input).await
+        self.evaluate(functions::LIST_HOSTS, input).await
     }
 
     /// # Errors
     /// `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub async fn get_vm(&self, id: &str) -> Result<VirtualMachine> {
-        self.evaluate("GetVm", &by_id(id)).await
+        self.evaluate(functions::GET_VM, &by_id(id)).await
     }
 
     /// # Errors
     /// `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub async fn get_migration(&self, id: &str) -> Result<Migration> {
-        self.evaluate("GetMigration", &by_id(id)).await
+        self.evaluate(functions::GET_MIGRATION, &by_id(id)).await
     }
 
     /// One page of migrations of a VM or touching a cloud, oldest first.
@@ -215,7 +238,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND`, `INVALID_ARGUMENT` (neither or both of VM and cloud, bad period or page size).
     pub async fn list_migrations(&self, input: &msg::ListMigrations) -> Result<Page<Migration>> {
-        self.evaluate("ListMigrations", input).await
+        self.evaluate(functions::LIST_MIGRATIONS, input).await
     }
 
     /// Every migration of the listing, following bookmarks.
@@ -257,7 +280,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub async fn vm_history(&self, id: &str) -> Result<VmHistory> {
-        self.evaluate("VmHistory", &by_id(id)).await
+        self.evaluate(functions::VM_HISTORY, &by_id(id)).await
     }
 
     /// `Usage`: what a cloud hosted over `[from, to)`: the billing evidence.
@@ -265,7 +288,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND` (cloud), `INVALID_ARGUMENT` (period).
     pub async fn usage(&self, input: &msg::Usage) -> Result<UsageReport> {
-        self.evaluate("Usage", input).await
+        self.evaluate(functions::USAGE, input).await
     }
 }
 
