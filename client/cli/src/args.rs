@@ -442,6 +442,12 @@ pub(crate) enum MigrateCommand {
         after_help = "Examples:\n  vmledger --member org1 migrate check --vm vm-003 --to-host b-frankfurt-1    # exit 3 when denied"
     )]
     Check(MigrateCheck),
+    /// Where may a VM go? Checks every host of the clouds named, best fit first, with the reasons for
+    /// the others.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 migrate place --vm vm-003 --cloud cloud-a,cloud-b\n  vmledger --member org1 migrate place --vm vm-003 --cloud cloud-b -o csv"
+    )]
+    Place(MigratePlace),
     /// Record the Indication (`Migrate`): the image's hash and the destination host.
     #[command(
         after_help = "Examples:\n  vmledger --member org1 migrate start --vm vm-003 --to-host b-london-1 --image vm.raw --no-wait"
@@ -486,6 +492,15 @@ pub(crate) struct MigrateCheck {
     pub(crate) to_host: String,
     #[arg(long, value_name = "HEX")]
     pub(crate) image_hash: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MigratePlace {
+    #[arg(long)]
+    pub(crate) vm: String,
+    /// Clouds whose hosts to consider (repeat, or separate with commas).
+    #[arg(long = "cloud", required = true, value_delimiter = ',')]
+    pub(crate) clouds: Vec<String>,
 }
 
 #[derive(Debug, Args)]

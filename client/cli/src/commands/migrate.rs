@@ -4,10 +4,11 @@
 use vmledger_client::image::Rate;
 use vmledger_client::transfer::{self, Receipt, Transferred};
 use vmledger_client::workflow::migrate::{self as workflow, LedgerStep, MigrateRun as Run, RunReport, TransferMode};
+use vmledger_client::workflow::placement::{self, Candidate};
 use vmledger_contract::model::{Migration, MigrationCheck, MigrationStatus};
 use vmledger_contract::msg;
 
-use crate::args::{Destination, MigrateCommand, MigrateRun, MigrateSend};
+use crate::args::{Destination, MigrateCommand, MigratePlace, MigrateRun, MigrateSend};
 use crate::context::Ctx;
 use crate::exit::Verdict;
 use crate::output::{Output, fields, opt_time, resources, time, wire};
@@ -21,6 +22,7 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
             ctx.out.show(&check, || describe_check(&check))?;
             if check.permitted { Ok(()) } else { Err(Verdict::Denied.into()) }
         }
+        MigrateCommand::Place(args) => place(ctx, args).await,
         MigrateCommand::Start(args) => {
             let ledger = ctx.ledger()?;
             let input = msg::Migrate {
@@ -106,6 +108,66 @@ async fn send(ctx: &Ctx, args: MigrateSend) -> anyhow::Result<()> {
             receipt_verdict(&delivered.receipt)
         }
     }
+}
+
+/// A placement candidate as a CSV row.
+#[derive(serde::Serialize)]
+struct PlaceRow {
+    host: String,
+    cloud: String,
+    country: String,
+    organizations: String,
+    permitted: bool,
+    slack: f64,
+    reasons: String,
+}
+
+fn place_row(c: &Candidate) -> PlaceRow {
+    PlaceRow {
+        host: c.host.id.clone(),
+        cloud: c.host.cloud_id.clone(),
+        country: c.host.country.clone(),
+        organizations: c.host.organizations.join(";"),
+        permitted: c.permitted,
+        slack: (c.slack * 1000.0).round() / 1000.0,
+        reasons: c.violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+    }
+}
+
+/// `migrate place`: the SDK's placement, best fit first.
+async fn place(ctx: &Ctx, args: MigratePlace) -> anyhow::Result<()> {
+    let found = placement::place(&ctx.ledger()?, &args.vm, &args.clouds).await?;
+    let all: Vec<&Candidate> = found.permitted.iter().chain(&found.denied).collect();
+    ctx.out.list(
+        &found,
+        &all,
+        |c| place_row(c),
+        || {
+            let mut table = crate::output::Table::new(&["HOST", "CLOUD", "COUNTRY", "ORGANISATIONS", "VERDICT"]);
+            for c in &all {
+                let verdict = if c.permitted {
+                    "permitted".to_owned()
+                } else {
+                    c.violations.iter().map(|v| format!("[{}] {v}", v.code())).collect::<Vec<_>>().join("; ")
+                };
+                table.row(vec![
+                    c.host.id.clone(),
+                    c.host.cloud_id.clone(),
+                    c.host.country.clone(),
+                    c.host.organizations.join(","),
+                    verdict,
+                ]);
+            }
+            format!(
+                "{}{} of {} hosts permitted for VM {}",
+                table.render(),
+                found.permitted.len(),
+                all.len(),
+                found.vm_id
+            )
+        },
+    )?;
+    if found.permitted.is_empty() { Err(Verdict::Denied.into()) } else { Ok(()) }
 }
 
 enum Target {

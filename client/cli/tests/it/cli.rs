@@ -243,3 +243,32 @@ async fn relative_times_in_weeks_and_minutes_reach_the_contract_as_instants() {
     let ago = chrono::Utc::now().signed_duration_since(from);
     assert!((ago.num_minutes() - 7 * 24 * 60).abs() <= 1, "{ago}");
 }
+
+#[tokio::test]
+async fn place_ranks_permitted_hosts_best_fit_first_and_gives_the_others_reasons() {
+    let host = |id: &str, cpu: u64| {
+        json!({"id": id, "cloudId": "cloud-b", "country": "GB", "organizations": ["CompanyB"],
+               "capacity": {"cpuCores": cpu, "memoryMib": 65536, "networkMbps": 10000, "ioMbps": 2000}})
+    };
+    let stand_in = StandIn::start(move |seen, _| match seen.function() {
+        "GetVm" => Reply::result(sample::vm("vm-1")),
+        "ListHosts" => Reply::result(json!({"items": [host("b-big", 64), host("b-us", 8), host("b-small", 4)]})),
+        "CheckMigration" if seen.argument()["destinationHostId"] == "b-us" => Reply::result(json!({
+            "permitted": false,
+            "violations": [{"code": "POLICY_DENIED", "details": {"vmId": "vm-1", "hostId": "b-us",
+                            "reasons": [{"rule": "country", "country": "US", "allowed": ["JP", "GB"]}]}}]})),
+        "CheckMigration" => Reply::result(json!({"permitted": true, "violations": []})),
+        other => panic!("unexpected call {other}"),
+    })
+    .await;
+    let output =
+        against(&stand_in.url, &["-o", "json", "migrate", "place", "--vm", "vm-1", "--cloud", "cloud-b"]).await;
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let found: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
+    let ids = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array().expect("list").iter().map(|c| c["host"]["id"].as_str().expect("id").to_owned()).collect()
+    };
+    assert_eq!(ids(&found["permitted"]), ["b-small", "b-big"], "the tighter host first");
+    assert_eq!(ids(&found["denied"]), ["b-us"]);
+    assert_eq!(found["denied"][0]["violations"][0]["code"], "POLICY_DENIED");
+}
