@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! network/vmledger-net up
-//! cargo build -p vmledger-client --bin vmledger
+//! cargo build -p vmledger-cli --bin vmledger
 //! cargo test -p vmledger-e2e -- --ignored
 //! ```
 //!
@@ -136,7 +136,7 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{run}-{}", N.fetch_add(1, Ordering::Relaxed))
 }
 
-/// The `vmledger` binary next to this test executable (built by `cargo build -p vmledger-client`).
+/// The `vmledger` binary next to this test executable (built by `cargo build -p vmledger-cli`).
 pub fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("VMLEDGER_BIN") {
         return PathBuf::from(path);
@@ -147,7 +147,7 @@ pub fn binary() -> PathBuf {
     let binary = profile_dir.join("vmledger");
     assert!(
         binary.is_file(),
-        "the CLI is not built: run `cargo build -p vmledger-client --bin vmledger` first (looked for {})",
+        "the CLI is not built: run `cargo build -p vmledger-cli --bin vmledger` first (looked for {})",
         binary.display()
     );
     binary
@@ -207,6 +207,8 @@ impl Cli {
                 command.env_remove(key);
             }
         }
+        // No user config file: the tests' flags are the whole connection.
+        command.env("XDG_CONFIG_HOME", std::env::temp_dir().join("vmledger-e2e-no-config"));
         command.args(&self.args);
         command
     }

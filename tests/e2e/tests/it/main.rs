@@ -1,6 +1,7 @@
 //! End-to-end tests on a real network (see the crate docs: they are `#[ignore]`d unless run with
-//! `cargo test -p vmledger-e2e -- --ignored`, after `cargo build -p vmledger-client`).
+//! `cargo test -p vmledger-e2e -- --ignored`, after `cargo build -p vmledger-cli`).
 
+mod apply;
 mod authorization;
 mod billing;
 mod denial;

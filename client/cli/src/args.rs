@@ -1,0 +1,763 @@
+//! The command line, as clap types. Behaviour lives in one file per subcommand.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use vmledger_client::image::Rate;
+
+use crate::output::Format;
+use crate::when::When;
+
+/// vmledger: VM migrations between federated clouds, recorded on a Hyperledger Fabric ledger.
+///
+/// Connect with --network-file/--member/--as (the running network's members.json), or with
+/// --proxy-url/--api-key, or a context of the config file ($XDG_CONFIG_HOME/vmledger/config.toml,
+/// else ~/.config/vmledger/config.toml; `vmledger context set`). Precedence: flags, then their
+/// VMLEDGER_* environment variables, then the context, then the file's top-level keys, then
+/// members.json.
+///
+/// Exit codes: 0 done; 1 failure; 2 usage error (also the contract's INVALID_ARGUMENT); 3 denied
+/// (POLICY_DENIED, CAPACITY_EXCEEDED, UNAUTHORIZED, or `migrate check` not permitted); 4 rejected
+/// (the image's hash did not match: committed as a rejected migration); 5 network unreachable or
+/// unavailable (also timeouts); 6 not authenticated (API key refused); 7 not found; 8 conflict
+/// (ALREADY_EXISTS, CONFLICT, or committed invalid).
+#[derive(Debug, Parser)]
+#[command(name = "vmledger", version, propagate_version = true, max_term_width = 100, after_help = TOP_EXAMPLES)]
+pub(crate) struct Cli {
+    /// Output format of the results on stdout: table (for people), json (one document; streams one
+    /// per line), yaml, csv (a header, then one row per item), ndjson (one item per line).
+    #[arg(short = 'o', long = "output", alias = "format", global = true, value_enum, default_value_t)]
+    pub(crate) output: Format,
+
+    /// The same as `-o json`.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    /// No progress bars on stderr.
+    #[arg(long, short = 'q', global = true)]
+    pub(crate) quiet: bool,
+
+    #[command(flatten)]
+    pub(crate) connection: Connection,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Connection")]
+pub(crate) struct Connection {
+    /// TOML config file with named contexts [default: $XDG_CONFIG_HOME/vmledger/config.toml].
+    #[arg(long, global = true, env = "VMLEDGER_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// The context of the config file to use [default: its current_context].
+    #[arg(long, global = true, env = "VMLEDGER_CONTEXT", value_name = "NAME")]
+    pub(crate) context: Option<String>,
+
+    /// The network's members.json [default: network/run/members.json when --member is given].
+    #[arg(long, global = true, env = "VMLEDGER_NETWORK_FILE", value_name = "FILE")]
+    pub(crate) network_file: Option<PathBuf>,
+
+    /// The member to act for: org name (org1) or MSP id (Org1MSP).
+    #[arg(long, global = true, env = "VMLEDGER_MEMBER", value_name = "ORG")]
+    pub(crate) member: Option<String>,
+
+    /// The member's identity to act as [default: admin].
+    #[arg(long = "as", global = true, env = "VMLEDGER_AS", value_name = "IDENTITY")]
+    pub(crate) identity: Option<String>,
+
+    /// Base URL of the member's gateway REST proxy.
+    #[arg(long, global = true, env = "VMLEDGER_PROXY_URL", value_name = "URL")]
+    pub(crate) proxy_url: Option<String>,
+
+    /// API key for the proxy.
+    #[arg(long, global = true, env = "VMLEDGER_API_KEY", hide_env_values = true, value_name = "KEY")]
+    pub(crate) api_key: Option<String>,
+
+    /// Channel [default: federation].
+    #[arg(long, global = true, env = "VMLEDGER_CHANNEL")]
+    pub(crate) channel: Option<String>,
+
+    /// Chaincode [default: vmledger].
+    #[arg(long, global = true, env = "VMLEDGER_CHAINCODE")]
+    pub(crate) chaincode: Option<String>,
+
+    /// Seconds to wait for a transaction's commit.
+    #[arg(long, global = true, env = "VMLEDGER_COMMIT_TIMEOUT", value_name = "SECS")]
+    pub(crate) commit_timeout: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Register and show clouds.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 cloud register --id cloud-a --name \"Cloud A\"\n  vmledger --member org1 cloud show cloud-a -o yaml"
+    )]
+    Cloud(CloudCommand),
+    /// Register, update, show and list hosts.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 host list --cloud cloud-a\n  vmledger --member org1 host update a-tokyo-1 --cpu 64"
+    )]
+    Host(HostCommand),
+    /// Register and show VMs; set a VM's regulation.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 vm show vm-003\n  vmledger --member org1 vm regulation set vm-003 --countries JP,GB"
+    )]
+    Vm(VmCommand),
+    /// Check, start, confirm, cancel a migration, or run one whole (hash, indicate, transfer, confirm).
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 migrate check --vm vm-003 --to-host b-frankfurt-1\n  vmledger --member org1 migrate run --vm vm-003 --to-host b-london-1 --image vm.raw --to-agent http://127.0.0.1:7301"
+    )]
+    Migrate(MigrateCommand),
+    /// Migrations of a VM or of a cloud, by time range, page by page.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org2 history cloud cloud-b --from -1w\n  vmledger --member org2 history vm vm-003 --residencies"
+    )]
+    History(HistoryCommand),
+    /// What a cloud hosted over a period: the billing report.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org2 usage --cloud cloud-b --from -1d\n  vmledger --member org2 usage --cloud cloud-b --from 2026-11-01 --to 2026-12-01 -o csv > november.csv"
+    )]
+    Usage(UsageArgs),
+    /// Live feed of the contract's events.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 events --from-block 0 --count 5\n  vmledger --member org1 events --name MigrationConfirmed,MigrationRejected -o ndjson"
+    )]
+    Events(EventsArgs),
+    /// SHA-256 of a VM image (raw or qcow2, any size).
+    #[command(
+        after_help = "Examples:\n  vmledger hash fixtures/images/vm-003.raw\n  vmledger -q hash vm.qcow2        # \"<sha256>  <file>\", like sha256sum"
+    )]
+    Hash(HashArgs),
+    /// The destination agent: receives images over HTTP, hashes them, confirms or rejects on the ledger.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org2 --as user agent --listen 127.0.0.1:7301 --dir /srv/landing\n  vmledger --member org2 --as user -o json agent --listen 127.0.0.1:0 --dir /tmp/landing"
+    )]
+    Agent(AgentArgs),
+    /// The benchmark suite: latency against Fabric's floor, throughput, whole migrations, hashing.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 bench run --smoke --suite latency,hash --hash-file vm.raw --out results/smoke\n  vmledger bench summary --out results"
+    )]
+    Bench(BenchCommand),
+    /// Register a federation from a file (clouds, hosts, VMs, regulations), idempotently.
+    #[command(
+        after_help = "Examples:\n  vmledger --network-file network/run/members.json apply -f fixtures/federation.json\n  vmledger apply -f fixtures/federation.json --dry-run -o json"
+    )]
+    Apply(ApplyArgs),
+    /// Named connection settings in the config file: list, show, use, set.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger context set org1 --network-file network/run/members.json --member org1 --as admin --use\n  vmledger context list\n  vmledger --context org2 history cloud cloud-b"
+    )]
+    Context(ContextCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  vmledger completion bash > ~/.local/share/bash-completion/completions/vmledger\n  vmledger completion zsh > \"${fpath[1]}/_vmledger\"\n  vmledger completion fish > ~/.config/fish/completions/vmledger.fish"
+    )]
+    Completion(CompletionArgs),
+}
+
+const TOP_EXAMPLES: &str = "Examples:
+  vmledger --member org1 host list --cloud cloud-b
+  vmledger context set org1 --network-file network/run/members.json --member org1 --use
+  vmledger migrate check --vm vm-003 --to-host b-frankfurt-1
+  vmledger --member org2 history cloud cloud-b --from -1w -o csv
+  vmledger completion bash > ~/.local/share/bash-completion/completions/vmledger";
+
+/// The connection values given as flags on this command line (not from the environment).
+pub(crate) fn given_on_command_line(c: &Connection, matches: &clap::ArgMatches) -> Connection {
+    let flag = |id: &str| {
+        // Global arguments are propagated to the subcommand that ran; ask where it was given.
+        let mut m = matches;
+        loop {
+            if m.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                return true;
+            }
+            match m.subcommand() {
+                Some((_, sub)) => m = sub,
+                None => return false,
+            }
+        }
+    };
+    let keep = |id: &str, v: &Option<String>| if flag(id) { v.clone() } else { None };
+    Connection {
+        config: c.config.clone(),
+        context: c.context.clone(),
+        network_file: if flag("network_file") { c.network_file.clone() } else { None },
+        member: keep("member", &c.member),
+        identity: keep("identity", &c.identity),
+        proxy_url: keep("proxy_url", &c.proxy_url),
+        api_key: keep("api_key", &c.api_key),
+        channel: keep("channel", &c.channel),
+        chaincode: keep("chaincode", &c.chaincode),
+        commit_timeout: if flag("commit_timeout") { c.commit_timeout } else { None },
+    }
+}
+
+// ---- apply, context, completion ------------------------------------------------------------------
+
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// The federation file (fixtures/federation.json's format).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// Only print the plan: what would be registered, updated, skipped or is in conflict.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContextCommand {
+    /// The contexts of the config file (the current one marked).
+    #[command(after_help = "Examples:\n  vmledger context list")]
+    List,
+    /// A context's settings and the connection they give [default: the context in use].
+    #[command(after_help = "Examples:\n  vmledger context show org1")]
+    Show { name: Option<String> },
+    /// Make a context the current one.
+    #[command(after_help = "Examples:\n  vmledger context use org2")]
+    Use { name: String },
+    /// Create or change a context from the connection flags given here (--member, --as,
+    /// --network-file, --proxy-url, --api-key, --channel, --chaincode, --commit-timeout).
+    #[command(
+        after_help = "Examples:\n  vmledger context set org1 --network-file network/run/members.json --member org1 --as admin --use\n  vmledger context set remote --proxy-url http://10.0.0.5:7101 --api-key KEY"
+    )]
+    Set {
+        name: String,
+        /// Make it the current context too.
+        #[arg(long = "use")]
+        make_current: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionArgs {
+    /// The shell.
+    pub(crate) shell: clap_complete::Shell,
+}
+
+// ---- clouds ------------------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CloudCommand {
+    /// Register a cloud, bound to the calling member (needs the admin identity).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 cloud register --id cloud-a --name \"Cloud A\"\n  vmledger --member org2 cloud register --id cloud-b --name \"Cloud B\" --currency EUR --cpu-core-hour 30000 --memory-gib-hour 4000 --network-mbps-hour 120 --io-mbps-hour 60"
+    )]
+    Register(CloudRegister),
+    /// Show a cloud.
+    #[command(after_help = "Examples:\n  vmledger --member org1 cloud show cloud-b")]
+    Show { id: String },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CloudRegister {
+    #[arg(long)]
+    pub(crate) id: String,
+    #[arg(long)]
+    pub(crate) name: String,
+    /// Currency of the prices (prices are integers in micro-units of it).
+    #[arg(long, requires_all = ["cpu_core_hour", "memory_gib_hour", "network_mbps_hour", "io_mbps_hour"])]
+    pub(crate) currency: Option<String>,
+    #[arg(long, requires = "currency", value_name = "MICRO")]
+    pub(crate) cpu_core_hour: Option<u64>,
+    #[arg(long, requires = "currency", value_name = "MICRO")]
+    pub(crate) memory_gib_hour: Option<u64>,
+    #[arg(long, requires = "currency", value_name = "MICRO")]
+    pub(crate) network_mbps_hour: Option<u64>,
+    #[arg(long, requires = "currency", value_name = "MICRO")]
+    pub(crate) io_mbps_hour: Option<u64>,
+}
+
+// ---- hosts -------------------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HostCommand {
+    /// Register a host of one of the member's clouds (needs the admin identity).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 host register --id a-tokyo-1 --cloud cloud-a --country JP --org CompanyA --cpu 32 --memory-mib 131072 --network-mbps 10000 --io-mbps 4000"
+    )]
+    Register(HostRegister),
+    /// Change a host's country, organisations or capacity (needs the admin identity).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 host update a-tokyo-1 --cpu 64 --org CompanyA,CompanyB"
+    )]
+    Update(HostUpdate),
+    /// Show a host.
+    #[command(after_help = "Examples:\n  vmledger --member org1 host show b-london-1 -o json")]
+    Show { id: String },
+    /// List the hosts of a cloud.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 host list --cloud cloud-b\n  vmledger --member org1 host list --cloud cloud-b --all -o csv"
+    )]
+    List(HostList),
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ResourceArgs {
+    /// CPU cores.
+    #[arg(long)]
+    pub(crate) cpu: Option<u64>,
+    #[arg(long, value_name = "MIB")]
+    pub(crate) memory_mib: Option<u64>,
+    #[arg(long, value_name = "MBPS")]
+    pub(crate) network_mbps: Option<u64>,
+    #[arg(long, value_name = "MBPS")]
+    pub(crate) io_mbps: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HostRegister {
+    #[arg(long)]
+    pub(crate) id: String,
+    #[arg(long)]
+    pub(crate) cloud: String,
+    /// ISO 3166-1 alpha-2 country code.
+    #[arg(long)]
+    pub(crate) country: String,
+    /// Organisations managing the host (repeat, or separate with commas).
+    #[arg(long = "org", required = true, value_delimiter = ',')]
+    pub(crate) organizations: Vec<String>,
+    #[command(flatten)]
+    pub(crate) capacity: ResourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HostUpdate {
+    pub(crate) id: String,
+    #[arg(long)]
+    pub(crate) country: Option<String>,
+    #[arg(long = "org", value_delimiter = ',')]
+    pub(crate) organizations: Vec<String>,
+    /// New capacity; resources not given keep their current value.
+    #[command(flatten)]
+    pub(crate) capacity: ResourceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PageArgs {
+    /// Items per page.
+    #[arg(long)]
+    pub(crate) page_size: Option<u32>,
+    /// Continue from the bookmark a previous page printed.
+    #[arg(long)]
+    pub(crate) bookmark: Option<String>,
+    /// Follow bookmarks to the end.
+    #[arg(long, conflicts_with = "bookmark")]
+    pub(crate) all: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HostList {
+    #[arg(long)]
+    pub(crate) cloud: String,
+    #[command(flatten)]
+    pub(crate) page: PageArgs,
+}
+
+// ---- VMs ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VmCommand {
+    /// Register a VM on a host of its own cloud.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 --as user vm register --id vm-1 --cloud cloud-a --host a-tokyo-1 --cpu 2 --memory-mib 4096 --network-mbps 100 --io-mbps 200 --image vm.raw --countries JP,GB --organizations CompanyA,CompanyB"
+    )]
+    Register(VmRegister),
+    /// Show a VM.
+    #[command(after_help = "Examples:\n  vmledger --member org1 vm show vm-003")]
+    Show { id: String },
+    /// A VM's regulation (where its data may go).
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 vm regulation set vm-003 --countries JP,GB --organizations All"
+    )]
+    Regulation(RegulationCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct ImageRef {
+    /// The image file, hashed here.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) image: Option<PathBuf>,
+    /// The image's SHA-256, already known.
+    #[arg(long, value_name = "HEX")]
+    pub(crate) image_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RegulationArgs {
+    /// Countries the VM may run in: `All`, or ISO codes separated by commas.
+    #[arg(long, default_value = "All")]
+    pub(crate) countries: String,
+    /// Organisations that may manage its host: `All`, or names separated by commas.
+    #[arg(long, default_value = "All")]
+    pub(crate) organizations: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VmRegister {
+    #[arg(long)]
+    pub(crate) id: String,
+    #[arg(long)]
+    pub(crate) cloud: String,
+    #[arg(long)]
+    pub(crate) host: String,
+    #[command(flatten)]
+    pub(crate) requirements: ResourceArgs,
+    #[command(flatten)]
+    pub(crate) image: ImageRef,
+    #[command(flatten)]
+    pub(crate) regulation: RegulationArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RegulationCommand {
+    /// Replace the VM's regulation (needs the admin identity of its operator).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 vm regulation set vm-003 --countries JP,GB --organizations CompanyA,CompanyB"
+    )]
+    Set {
+        vm: String,
+        #[command(flatten)]
+        regulation: RegulationArgs,
+    },
+}
+
+// ---- migrations --------------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MigrateCommand {
+    /// Would a migration be permitted? Lists every rule it breaks (exit 3 when denied).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 migrate check --vm vm-003 --to-host b-frankfurt-1    # exit 3 when denied"
+    )]
+    Check(MigrateCheck),
+    /// Where may a VM go? Checks every host of the clouds named, best fit first, with the reasons for
+    /// the others.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 migrate place --vm vm-003 --cloud cloud-a,cloud-b\n  vmledger --member org1 migrate place --vm vm-003 --cloud cloud-b -o csv"
+    )]
+    Place(MigratePlace),
+    /// Record the Indication (`Migrate`): the image's hash and the destination host.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 migrate start --vm vm-003 --to-host b-london-1 --image vm.raw --no-wait"
+    )]
+    Start(MigrateStart),
+    /// Show a migration.
+    #[command(after_help = "Examples:\n  vmledger --member org2 migrate show 3f1c…")]
+    Show { id: String },
+    /// Confirm an arrival with the hash of what arrived (as the destination member); exit 4 when the
+    /// hash differs (committed as a rejected migration).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org2 --as user migrate confirm 3f1c… --image /srv/landing/3f1c….img    # exit 4 when rejected"
+    )]
+    Confirm(MigrateConfirm),
+    /// Withdraw an Indication (as the VM's operator).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 migrate cancel 3f1c… --reason \"maintenance window moved\""
+    )]
+    Cancel {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Send an indicated migration's image to its destination (folder or agent).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 migrate send 3f1c… --image vm.raw --to-agent http://127.0.0.1:7301 --rate-limit 124.8Mbit"
+    )]
+    Send(MigrateSend),
+    /// The whole migration: hash, indicate, transfer while the Indication commits, let the
+    /// destination hash and confirm; then a timing report.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 --as user migrate run --vm vm-003 --to-host b-london-1 --image vm.raw --to-agent http://127.0.0.1:7301 --rate-limit 124.8Mbit\n  vmledger --member org1 migrate run --vm vm-003 --to-host b-london-1 --image vm.raw --to-dir /tmp/landing --dest-member org2 -o json"
+    )]
+    Run(MigrateRun),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MigrateCheck {
+    #[arg(long)]
+    pub(crate) vm: String,
+    #[arg(long, value_name = "HOST")]
+    pub(crate) to_host: String,
+    #[arg(long, value_name = "HEX")]
+    pub(crate) image_hash: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MigratePlace {
+    #[arg(long)]
+    pub(crate) vm: String,
+    /// Clouds whose hosts to consider (repeat, or separate with commas).
+    #[arg(long = "cloud", required = true, value_delimiter = ',')]
+    pub(crate) clouds: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MigrateStart {
+    #[arg(long)]
+    pub(crate) vm: String,
+    #[arg(long, value_name = "HOST")]
+    pub(crate) to_host: String,
+    #[command(flatten)]
+    pub(crate) image: ImageRef,
+    /// Return once the orderer accepted the Indication, without waiting for its commit.
+    #[arg(long)]
+    pub(crate) no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MigrateConfirm {
+    pub(crate) id: String,
+    /// What arrived, hashed here.
+    #[arg(long, value_name = "FILE", required_unless_present = "observed_hash", conflicts_with = "observed_hash")]
+    pub(crate) image: Option<PathBuf>,
+    /// The hash of what arrived, already known.
+    #[arg(long, value_name = "HEX")]
+    pub(crate) observed_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct Destination {
+    /// Copy the image into this folder (the destination's landing area).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) to_dir: Option<PathBuf>,
+    /// Upload the image to this destination agent (`vmledger agent`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) to_agent: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MigrateSend {
+    pub(crate) id: String,
+    #[arg(long, value_name = "FILE")]
+    pub(crate) image: PathBuf,
+    #[command(flatten)]
+    pub(crate) destination: Destination,
+    /// Cap the transfer rate, e.g. 124.8Mbit (BlockchainBus' inter-cloud rate) or 10MB/s.
+    #[arg(long, value_name = "RATE")]
+    pub(crate) rate_limit: Option<Rate>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MigrateRun {
+    /// The VM to move.
+    #[arg(long)]
+    pub(crate) vm: String,
+    /// The destination host.
+    #[arg(long, value_name = "HOST")]
+    pub(crate) to_host: String,
+    /// The VM's image (raw or qcow2): hashed, then sent.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) image: PathBuf,
+    #[command(flatten)]
+    pub(crate) destination: Destination,
+    /// Cap the transfer rate, e.g. 124.8Mbit (BlockchainBus' inter-cloud rate) or 10MB/s.
+    #[arg(long, value_name = "RATE")]
+    pub(crate) rate_limit: Option<Rate>,
+    /// With --to-dir: the destination member who hashes and confirms (same network file).
+    #[arg(long, value_name = "ORG", conflicts_with = "to_agent")]
+    pub(crate) dest_member: Option<String>,
+    /// With --to-dir: the destination member's identity [default: user].
+    #[arg(long, value_name = "IDENTITY", conflicts_with = "to_agent")]
+    pub(crate) dest_as: Option<String>,
+    /// With --to-dir: the destination member's proxy, instead of --dest-member.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["to_agent", "dest_member"])]
+    pub(crate) dest_proxy_url: Option<String>,
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "VMLEDGER_DEST_API_KEY",
+        hide_env_values = true,
+        conflicts_with = "to_agent"
+    )]
+    pub(crate) dest_api_key: Option<String>,
+}
+
+// ---- history, usage, events --------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HistoryCommand {
+    /// Migrations of a VM (with --residencies: its stays on hosts and regulation changes too).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 history vm vm-003 --residencies\n  vmledger --member org1 history vm vm-003 --all -o csv"
+    )]
+    Vm {
+        id: String,
+        #[command(flatten)]
+        period: Period,
+        #[command(flatten)]
+        page: PageArgs,
+        /// Also show where the VM stayed, from when to when, and its regulation changes.
+        #[arg(long)]
+        residencies: bool,
+    },
+    /// Migrations from or to a cloud.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org2 history cloud cloud-b --from -1w --to now\n  vmledger --member org2 history cloud cloud-b --from 2026-11-01 --all -o ndjson | jq .status"
+    )]
+    Cloud {
+        id: String,
+        #[command(flatten)]
+        period: Period,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Period {
+    /// Start (inclusive): RFC 3339, a date (2025-01-31), `now`, or relative (-2h, -30m, -7d).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) from: Option<When>,
+    /// End (exclusive), same forms.
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) to: Option<When>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UsageArgs {
+    /// The cloud that hosted (who bills).
+    #[arg(long)]
+    pub(crate) cloud: String,
+    /// Start (inclusive): RFC 3339, a date, `now`, or relative (-2h, -7d).
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) from: When,
+    /// End (exclusive) [default: now].
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) to: Option<When>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    /// Start with this block (replays history); default: from the next block.
+    #[arg(long, value_name = "BLOCK", conflicts_with = "after")]
+    pub(crate) from_block: Option<u64>,
+    /// Resume after this event id (`block:index`, as printed).
+    #[arg(long, value_name = "ID")]
+    pub(crate) after: Option<String>,
+    /// Only events with these names (repeat, or separate with commas).
+    #[arg(long = "name", value_delimiter = ',')]
+    pub(crate) names: Vec<String>,
+    /// Only events about this VM.
+    #[arg(long)]
+    pub(crate) vm: Option<String>,
+    /// Stop after this many events.
+    #[arg(long)]
+    pub(crate) count: Option<u64>,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) duration: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HashArgs {
+    pub(crate) file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AgentArgs {
+    /// Address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:7301")]
+    pub(crate) listen: SocketAddr,
+    /// Where received images land.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    /// Seconds to wait, after an upload, for its Indication to appear on the ledger.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub(crate) lookup_timeout: u64,
+}
+
+// ---- bench ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Run the suite (or parts of it) on the running network and write a report.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 bench run --smoke --suite latency,hash --hash-file vm.raw --out results/smoke --tag smoke\n  scripts/bench    # the whole suite on a fresh network"
+    )]
+    Run(Box<BenchRun>),
+    /// Write SUMMARY.md (and the cross-report plots) from every report in a folder.
+    #[command(after_help = "Examples:\n  vmledger bench summary --out results    # SUMMARY.md and SUMMARY.html")]
+    Summary {
+        /// The results folder.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchRun {
+    /// A handful of transactions only (5 Ping, 3 migrations, one hash), then check the figures.
+    #[arg(long)]
+    pub(crate) smoke: bool,
+    /// Parts to run.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "latency,hash,transfer,throughput")]
+    pub(crate) suite: Vec<BenchPart>,
+    /// Results folder.
+    #[arg(long, default_value = "results")]
+    pub(crate) out: PathBuf,
+    /// Name of this report (files `<tag>.json`, `<tag>-*.csv`, `<tag>-*.svg`).
+    #[arg(long, default_value = "bench")]
+    pub(crate) tag: String,
+    /// The source member (operator of the benchmark's VMs).
+    #[arg(long, default_value = "org1")]
+    pub(crate) source: String,
+    /// The destination member.
+    #[arg(long, default_value = "org2")]
+    pub(crate) destination: String,
+    /// Sequential operations per latency round.
+    #[arg(long, default_value_t = 40)]
+    pub(crate) latency_count: u64,
+    /// Closed-loop rounds: operations in flight.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
+    pub(crate) in_flight: Vec<usize>,
+    /// Open-loop rounds: offered migrations per second (also the BASICS rates).
+    #[arg(long, value_delimiter = ',', default_value = "5,10,20,40,60,80")]
+    pub(crate) rates: Vec<f64>,
+    /// Seconds per throughput round (closed or open).
+    #[arg(long, default_value_t = 12)]
+    pub(crate) round_seconds: u64,
+    /// VM images for the transfer part (made by fixtures/make-image).
+    #[arg(long = "image", value_name = "FILE")]
+    pub(crate) images: Vec<PathBuf>,
+    /// Transfer rate caps.
+    #[arg(long, value_delimiter = ',', default_value = "124.8Mbit,1Gbit")]
+    pub(crate) transfer_rates: Vec<String>,
+    /// Repetitions of each transfer (images of 512 MiB or more at under 200 Mbit/s run once).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) transfer_reps: u32,
+    /// The file for the hashing part.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) hash_file: Option<PathBuf>,
+    /// Repetitions of the hashing part.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) hash_reps: u32,
+    /// PID files of the network's processes.
+    #[arg(long, default_value = "network/run/pids")]
+    pub(crate) pids: PathBuf,
+    /// The network's settings file (`MAX_MESSAGE_COUNT`, `BATCH_TIMEOUT`), recorded in the report.
+    #[arg(long, default_value = "network/run/net.env")]
+    pub(crate) net_env: PathBuf,
+}
+
+/// The parts of the benchmark suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BenchPart {
+    Latency,
+    Hash,
+    Transfer,
+    Throughput,
+    Basics,
+}

@@ -1,0 +1,67 @@
+//! `vmledger agent`: the SDK's destination agent ([`vmledger_client::agent`]) as this member,
+//! logging each migration it closes.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use vmledger_client::Problem;
+use vmledger_client::agent::{Agent, AgentObserver};
+use vmledger_client::transfer::Receipt;
+
+use crate::args::AgentArgs;
+use crate::context::Ctx;
+use crate::output::{Format, Output, Stream, short, wire};
+
+/// One line per migration closed, in the output format; refusals as notes on stderr.
+struct Log {
+    out: Output,
+    stream: Mutex<Stream>,
+}
+
+impl AgentObserver for Log {
+    fn received(&self, r: &Receipt) {
+        let Ok(mut stream) = self.stream.lock() else { return };
+        let _ = stream.record(r, || {
+            format!(
+                "migration {} of VM {}: {} bytes in {} ms, {} (block {})",
+                short(&r.migration_id),
+                r.vm_id,
+                r.bytes,
+                r.receive_ms,
+                wire(&r.status),
+                r.confirm_block
+            )
+        });
+    }
+
+    fn refused(&self, migration_id: &str, problem: &Problem) {
+        self.out.note(&format!("vmledger agent: migration {migration_id}: {problem}"));
+    }
+
+    fn accept_failed(&self, error: &std::io::Error) {
+        self.out.note(&format!("vmledger agent: accept failed: {error}"));
+    }
+}
+
+pub(crate) async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<()> {
+    let log = Arc::new(Log { out: ctx.out, stream: Mutex::new(ctx.out.stream()) });
+    let agent = Agent::new(ctx.ledger()?, &args.dir, Duration::from_secs(args.lookup_timeout), log)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let listening = format!("vmledger agent listening on {url}, images into {}", args.dir.display());
+    if ctx.out.format == Format::Csv {
+        // The CSV on stdout is the receipts' table.
+        ctx.out.note(&listening);
+    } else {
+        ctx.out.show(&serde_json::json!({"event": "listening", "url": url, "dir": args.dir}), || listening)?;
+    }
+    agent
+        .serve(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    Ok(())
+}

@@ -1,0 +1,355 @@
+//! The typed domain API: one method per contract function, taking the contract's own input types
+//! ([`vmledger_contract::msg`]) and returning its model types ([`vmledger_contract::model`]).
+//!
+//! Transactions return [`Committed`] (the record plus where and how fast it committed); queries
+//! return the record. Every method fails with the errors of [`Contract::submit`] or
+//! [`Contract::evaluate`]; contract refusals arrive as [`Error::Contract`] carrying the typed
+//! [`vmledger_contract::ContractError`].
+
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use vmledger_contract::model::{
+    Cloud, Host, Migration, MigrationCheck, Page, Pong, UsageReport, VirtualMachine, VmHistory,
+};
+use vmledger_contract::msg;
+
+use crate::error::{Error, Result};
+use crate::gateway::{Committed, Contract, Pending};
+
+/// The contract's function names: the one place the client names them (to be taken from the
+/// contract's own vocabulary once it publishes one).
+pub mod functions {
+    pub const REGISTER_CLOUD: &str = "RegisterCloud";
+    pub const REGISTER_HOST: &str = "RegisterHost";
+    pub const UPDATE_HOST: &str = "UpdateHost";
+    pub const REGISTER_VM: &str = "RegisterVm";
+    pub const SET_REGULATION: &str = "SetRegulation";
+    pub const MIGRATE: &str = "Migrate";
+    pub const CONFIRM_MIGRATION: &str = "ConfirmMigration";
+    pub const CANCEL_MIGRATION: &str = "CancelMigration";
+    pub const PING: &str = "Ping";
+    pub const CHECK_MIGRATION: &str = "CheckMigration";
+    pub const GET_CLOUD: &str = "GetCloud";
+    pub const GET_HOST: &str = "GetHost";
+    pub const LIST_HOSTS: &str = "ListHosts";
+    pub const GET_VM: &str = "GetVm";
+    pub const GET_MIGRATION: &str = "GetMigration";
+    pub const LIST_MIGRATIONS: &str = "ListMigrations";
+    pub const VM_HISTORY: &str = "VmHistory";
+    pub const USAGE: &str = "Usage";
+}
+
+/// The vmledger contract, typed.
+#[derive(Debug, Clone)]
+pub struct VmLedger {
+    contract: Contract,
+}
+
+/// An Indication accepted by the orderer, not yet committed: its id is the migration's id.
+#[derive(Debug, Clone)]
+pub struct PendingMigration {
+    pending: Pending,
+}
+
+impl PendingMigration {
+    /// The migration's id (the `Migrate` transaction's id), known before the commit.
+    pub fn migration_id(&self) -> &str {
+        self.pending.tx_id()
+    }
+
+    /// Time until the orderer accepted the Indication (endorse + submit).
+    pub fn accepted_ms(&self) -> u64 {
+        self.pending.accepted_ms
+    }
+
+    /// Waits for the Indication to commit.
+    ///
+    /// # Errors
+    /// As [`Pending::wait`]; [`Error::Codec`] when the result is not a migration.
+    pub async fn wait(&self) -> Result<Committed<Migration>> {
+        let committed = self.pending.wait().await?;
+        decode_committed(functions::MIGRATE, committed)
+    }
+}
+
+impl VmLedger {
+    pub fn new(contract: Contract) -> Self {
+        VmLedger { contract }
+    }
+
+    /// The untyped contract underneath.
+    pub fn contract(&self) -> &Contract {
+        &self.contract
+    }
+
+    async fn submit<I: Serialize, O: DeserializeOwned>(&self, function: &str, input: &I) -> Result<Committed<O>> {
+        let argument = encode(function, input)?;
+        let committed = self.contract.submit(function, &argument).await?;
+        decode_committed(function, committed)
+    }
+
+    async fn evaluate<I: Serialize, O: DeserializeOwned>(&self, function: &str, input: &I) -> Result<O> {
+        let argument = encode(function, input)?;
+        let value = self.contract.evaluate(function, &argument).await?;
+        decode(function, value)
+    }
+
+    // ---- transactions -------------------------------------------------------------------------
+
+    /// `RegisterCloud`: binds a new cloud to the caller's member. Needs the `admin` role.
+    ///
+    /// # Errors
+    /// `ALREADY_EXISTS`, `UNAUTHORIZED`, `INVALID_ARGUMENT`, and the transport errors.
+    pub async fn register_cloud(&self, input: &msg::RegisterCloud) -> Result<Committed<Cloud>> {
+        self.submit(functions::REGISTER_CLOUD, input).await
+    }
+
+    /// `RegisterHost`: a host of one of the caller's clouds. Needs the `admin` role.
+    ///
+    /// # Errors
+    /// `NOT_FOUND` (cloud), `ALREADY_EXISTS`, `UNAUTHORIZED`, `INVALID_ARGUMENT`.
+    pub async fn register_host(&self, input: &msg::RegisterHost) -> Result<Committed<Host>> {
+        self.submit(functions::REGISTER_HOST, input).await
+    }
+
+    /// `UpdateHost`: country, organisations or capacity. Needs the `admin` role.
+    ///
+    /// # Errors
+    /// `NOT_FOUND`, `UNAUTHORIZED`, `CAPACITY_EXCEEDED` (below what is committed), `INVALID_ARGUMENT`.
+    pub async fn update_host(&self, input: &msg::UpdateHost) -> Result<Committed<Host>> {
+        self.submit(functions::UPDATE_HOST, input).await
+    }
+
+    /// `RegisterVm`: a VM on a host of its own cloud.
+    ///
+    /// # Errors
+    /// `NOT_FOUND`, `ALREADY_EXISTS`, `UNAUTHORIZED`, `POLICY_DENIED`, `CAPACITY_EXCEEDED`,
+    /// `INVALID_ARGUMENT`.
+    pub async fn register_vm(&self, input: &msg::RegisterVm) -> Result<Committed<VirtualMachine>> {
+        self.submit(functions::REGISTER_VM, input).await
+    }
+
+    /// `SetRegulation`: replaces a VM's regulation. Needs the operator's `admin` role.
+    ///
+    /// # Errors
+    /// `NOT_FOUND`, `UNAUTHORIZED`, `INVALID_ARGUMENT`.
+    pub async fn set_regulation(&self, input: &msg::SetRegulation) -> Result<Committed<VirtualMachine>> {
+        self.submit(functions::SET_REGULATION, input).await
+    }
+
+    /// `Migrate`, the Indication, waiting for its commit.
+    ///
+    /// # Errors
+    /// `POLICY_DENIED`, `CAPACITY_EXCEEDED`, `UNAUTHORIZED`, `CONFLICT` (already migrating or already
+    /// there), `NOT_FOUND`, `INVALID_ARGUMENT`.
+    pub async fn migrate(&self, input: &msg::Migrate) -> Result<Committed<Migration>> {
+        self.submit(functions::MIGRATE, input).await
+    }
+
+    /// `Migrate`, returning as soon as the orderer accepted the Indication, so that the image can
+    /// travel while it commits.
+    ///
+    /// # Errors
+    /// As [`VmLedger::migrate`], for the endorsement; the commit's errors come from
+    /// [`PendingMigration::wait`].
+    pub async fn migrate_async(&self, input: &msg::Migrate) -> Result<PendingMigration> {
+        let argument = encode(functions::MIGRATE, input)?;
+        let pending = self.contract.submit_async(functions::MIGRATE, &argument).await?;
+        Ok(PendingMigration { pending })
+    }
+
+    /// `ConfirmMigration`: the destination's answer. The returned migration's status says whether
+    /// the hash matched (`confirmed`) or not (`rejected`, committed as evidence).
+    ///
+    /// # Errors
+    /// `NOT_FOUND`, `UNAUTHORIZED` (not the destination's member), `CONFLICT` (already closed),
+    /// `INVALID_ARGUMENT`.
+    pub async fn confirm_migration(&self, input: &msg::ConfirmMigration) -> Result<Committed<Migration>> {
+        self.submit(functions::CONFIRM_MIGRATION, input).await
+    }
+
+    /// `CancelMigration`: the VM's operator withdraws an Indication.
+    ///
+    /// # Errors
+    /// `NOT_FOUND`, `UNAUTHORIZED`, `CONFLICT` (already closed), `INVALID_ARGUMENT`.
+    pub async fn cancel_migration(&self, input: &msg::CancelMigration) -> Result<Committed<Migration>> {
+        self.submit(functions::CANCEL_MIGRATION, input).await
+    }
+
+    /// `Ping` submitted: the floor transaction (writes one key).
+    ///
+    /// # Errors
+    /// The transport errors.
+    pub async fn ping(&self) -> Result<Committed<Pong>> {
+        self.submit(functions::PING, &serde_json::json!({})).await
+    }
+
+    // ---- queries ------------------------------------------------------------------------------
+
+    /// `Ping` evaluated: does the chaincode answer?
+    ///
+    /// # Errors
+    /// The transport errors.
+    pub async fn ping_evaluate(&self) -> Result<Pong> {
+        self.evaluate(functions::PING, &serde_json::json!({})).await
+    }
+
+    /// `CheckMigration`: would this caller's `Migrate` pass? Every violated rule is listed.
+    ///
+    /// # Errors
+    /// `NOT_FOUND` (VM, host), `INVALID_ARGUMENT`.
+    pub async fn check_migration(&self, input: &msg::Migrate) -> Result<MigrationCheck> {
+        self.evaluate(functions::CHECK_MIGRATION, input).await
+    }
+
+    /// # Errors
+    /// `NOT_FOUND`, `INVALID_ARGUMENT`.
+    pub async fn get_cloud(&self, id: &str) -> Result<Cloud> {
+        self.evaluate(functions::GET_CLOUD, &by_id(id)).await
+    }
+
+    /// # Errors
+    /// `NOT_FOUND`, `INVALID_ARGUMENT`.
+    pub async fn get_host(&self, id: &str) -> Result<Host> {
+        self.evaluate(functions::GET_HOST, &by_id(id)).await
+    }
+
+    /// # Errors
+    /// `NOT_FOUND` (cloud), `INVALID_ARGUMENT`.
+    pub async fn list_hosts(&self, input: &msg::ListHosts) -> Result<Page<Host>> {
+        self.evaluate(functions::LIST_HOSTS, input).await
+    }
+
+    /// # Errors
+    /// `NOT_FOUND`, `INVALID_ARGUMENT`.
+    pub async fn get_vm(&self, id: &str) -> Result<VirtualMachine> {
+        self.evaluate(functions::GET_VM, &by_id(id)).await
+    }
+
+    /// # Errors
+    /// `NOT_FOUND`, `INVALID_ARGUMENT`.
+    pub async fn get_migration(&self, id: &str) -> Result<Migration> {
+        self.evaluate(functions::GET_MIGRATION, &by_id(id)).await
+    }
+
+    /// One page of migrations of a VM or touching a cloud, oldest first.
+    ///
+    /// # Errors
+    /// `NOT_FOUND`, `INVALID_ARGUMENT` (neither or both of VM and cloud, bad period or page size).
+    pub async fn list_migrations(&self, input: &msg::ListMigrations) -> Result<Page<Migration>> {
+        self.evaluate(functions::LIST_MIGRATIONS, input).await
+    }
+
+    /// Every migration of the listing, following bookmarks.
+    ///
+    /// # Errors
+    /// As [`VmLedger::list_migrations`].
+    pub async fn all_migrations(&self, input: &msg::ListMigrations) -> Result<Vec<Migration>> {
+        let mut pages = self.migration_pages(input);
+        let mut all = Vec::new();
+        while let Some(page) = pages.next_page().await {
+            all.extend(page?.items);
+        }
+        Ok(all)
+    }
+
+    /// The listing page by page from `input.bookmark` on, following bookmarks: a caller can print
+    /// each page as it comes (streams) or stop after the first.
+    pub fn migration_pages(&self, input: &msg::ListMigrations) -> Pages<Migration> {
+        let (ledger, input) = (self.clone(), input.clone());
+        Pages::new(input.bookmark.clone(), move |bookmark| {
+            let (ledger, mut input) = (ledger.clone(), input.clone());
+            input.bookmark = bookmark;
+            Box::pin(async move { ledger.list_migrations(&input).await })
+        })
+    }
+
+    /// The hosts of a cloud page by page, following bookmarks (see [`VmLedger::migration_pages`]).
+    pub fn host_pages(&self, input: &msg::ListHosts) -> Pages<Host> {
+        let (ledger, input) = (self.clone(), input.clone());
+        Pages::new(input.bookmark.clone(), move |bookmark| {
+            let (ledger, mut input) = (ledger.clone(), input.clone());
+            input.bookmark = bookmark;
+            Box::pin(async move { ledger.list_hosts(&input).await })
+        })
+    }
+
+    /// `VmHistory`: the VM, its migrations, residencies and regulation changes.
+    ///
+    /// # Errors
+    /// `NOT_FOUND`, `INVALID_ARGUMENT`.
+    pub async fn vm_history(&self, id: &str) -> Result<VmHistory> {
+        self.evaluate(functions::VM_HISTORY, &by_id(id)).await
+    }
+
+    /// `Usage`: what a cloud hosted over `[from, to)`: the billing evidence.
+    ///
+    /// # Errors
+    /// `NOT_FOUND` (cloud), `INVALID_ARGUMENT` (period).
+    pub async fn usage(&self, input: &msg::Usage) -> Result<UsageReport> {
+        self.evaluate(functions::USAGE, input).await
+    }
+}
+
+type FetchPage<T> = Box<dyn FnMut(Option<String>) -> BoxFuture<'static, Result<Page<T>>> + Send>;
+
+/// A paged listing read one page at a time; ends after the page without a bookmark.
+pub struct Pages<T> {
+    fetch: FetchPage<T>,
+    /// The bookmark of the next page to read; `None` once the last page was read.
+    next: Option<Option<String>>,
+}
+
+impl<T> std::fmt::Debug for Pages<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pages").field("next", &self.next).finish()
+    }
+}
+
+impl<T> Pages<T> {
+    fn new(
+        start: Option<String>,
+        fetch: impl FnMut(Option<String>) -> BoxFuture<'static, Result<Page<T>>> + Send + 'static,
+    ) -> Self {
+        Pages { fetch: Box::new(fetch), next: Some(start) }
+    }
+
+    /// The next page, or `None` after the last one. An empty bookmark counts as none.
+    ///
+    /// # Errors
+    /// The listing's errors; the listing can be resumed from [`Pages::bookmark`].
+    pub async fn next_page(&mut self) -> Option<Result<Page<T>>> {
+        let bookmark = self.next.take()?;
+        let page = (self.fetch)(bookmark.clone()).await;
+        match &page {
+            Ok(p) => self.next = p.bookmark.clone().filter(|b| !b.is_empty()).map(Some),
+            Err(_) => self.next = Some(bookmark),
+        }
+        Some(page)
+    }
+
+    /// The bookmark the next page starts from (`None` when no page is left or at the start).
+    pub fn bookmark(&self) -> Option<&str> {
+        self.next.as_ref().and_then(|b| b.as_deref())
+    }
+}
+
+fn by_id(id: &str) -> msg::ById {
+    msg::ById { id: id.to_owned() }
+}
+
+fn encode<I: Serialize>(function: &str, input: &I) -> Result<String> {
+    serde_json::to_string(input).map_err(|e| Error::Codec { function: function.to_owned(), reason: e.to_string() })
+}
+
+fn decode<O: DeserializeOwned>(function: &str, value: serde_json::Value) -> Result<O> {
+    serde_json::from_value(value)
+        .map_err(|e| Error::Codec { function: function.to_owned(), reason: format!("unexpected result: {e}") })
+}
+
+fn decode_committed<O: DeserializeOwned>(function: &str, committed: Committed) -> Result<Committed<O>> {
+    let Committed { tx_id, block_number, validation_code, result, timings, client_ms, attempts } = committed;
+    let result = decode(function, result)?;
+    Ok(Committed { tx_id, block_number, validation_code, result, timings, client_ms, attempts })
+}
