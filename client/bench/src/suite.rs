@@ -114,15 +114,15 @@ fn ledger(members: &Members, member: &str, identity: &str) -> Result<VmLedger> {
 /// Registers two clouds, `slots` pairs of hosts and `slots` VMs (setup; not measured).
 async fn fleet(members: &Members, args: &Options, slots: usize) -> Result<Fleet> {
     let tag = format!("bench-{}", chrono::Utc::now().format("%m%d%H%M%S"));
-    let admin_a = ledger(members, &args.source, "admin")?;
-    let admin_b = ledger(members, &args.destination, "admin")?;
+    let manager_a = ledger(members, &args.source, "manager")?;
+    let manager_b = ledger(members, &args.destination, "manager")?;
     let cloud = |id: &str| msg::RegisterCloud { id: id.to_owned(), name: format!("benchmark {id}"), prices: None };
     let (cloud_a, cloud_b) = (format!("{tag}-a"), format!("{tag}-b"));
-    admin_a
+    manager_a
         .register_cloud(&cloud(&cloud_a))
         .await
         .map_err(|e| BenchError::ledger("registering the benchmark's source cloud", e))?;
-    admin_b
+    manager_b
         .register_cloud(&cloud(&cloud_b))
         .await
         .map_err(|e| BenchError::ledger("registering the benchmark's destination cloud", e))?;
@@ -132,7 +132,7 @@ async fn fleet(members: &Members, args: &Options, slots: usize) -> Result<Fleet>
         .flat_map(|i| {
             [
                 (
-                    admin_a.clone(),
+                    manager_a.clone(),
                     msg::RegisterHost {
                         id: format!("{tag}-a{i}"),
                         cloud_id: cloud_a.clone(),
@@ -142,7 +142,7 @@ async fn fleet(members: &Members, args: &Options, slots: usize) -> Result<Fleet>
                     },
                 ),
                 (
-                    admin_b.clone(),
+                    manager_b.clone(),
                     msg::RegisterHost {
                         id: format!("{tag}-b{i}"),
                         cloud_id: cloud_b.clone(),
@@ -160,7 +160,7 @@ async fn fleet(members: &Members, args: &Options, slots: usize) -> Result<Fleet>
     let vms: Vec<(VmLedger, msg::RegisterVm)> = (0..slots)
         .map(|i| {
             (
-                admin_a.clone(),
+                manager_a.clone(),
                 msg::RegisterVm {
                     id: format!("{tag}-vm{i}"),
                     cloud_id: cloud_a.clone(),
@@ -176,8 +176,8 @@ async fn fleet(members: &Members, args: &Options, slots: usize) -> Result<Fleet>
         .await
         .map_err(|e| BenchError::ledger("registering VMs", e))?;
     Ok(Fleet {
-        source: ledger(members, &args.source, "user")?,
-        destination: ledger(members, &args.destination, "user")?,
+        source: ledger(members, &args.source, "operator")?,
+        destination: ledger(members, &args.destination, "operator")?,
         tag,
         on_b: Arc::new((0..slots).map(|_| AtomicBool::new(false)).collect()),
     })
@@ -549,7 +549,7 @@ impl Agent {
         std::fs::create_dir_all(&dir).map_err(|e| BenchError::io(&dir, e))?;
         let mut command = Command::new(&args.vmledger);
         command
-            .args(connection_args(args, &args.destination, "user"))
+            .args(connection_args(args, &args.destination, "operator"))
             .env_remove("VMLEDGER_PROXY_URL")
             .env_remove("VMLEDGER_API_KEY")
             .env_remove("VMLEDGER_CONFIG")
@@ -610,17 +610,17 @@ async fn transfers(
     note: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<TransferRun>> {
     // One VM per run, on its own source host, all moving to one destination host.
-    let admin_a = ledger(members, &args.source, "admin")?;
-    let admin_b = ledger(members, &args.destination, "admin")?;
+    let manager_a = ledger(members, &args.source, "manager")?;
+    let manager_b = ledger(members, &args.destination, "manager")?;
     // The operator runs the SDK's migrate-run workflow: the code `vmledger migrate run` calls.
-    let operator = ledger(members, &args.source, "admin")?;
+    let operator = ledger(members, &args.source, "manager")?;
     let setup = |e| BenchError::ledger("registering the transfer part's clouds, hosts and VMs", e);
     let tag = format!("benchx-{}", chrono::Utc::now().format("%m%d%H%M%S"));
     let cloud = |id: &str| msg::RegisterCloud { id: id.to_owned(), name: format!("benchmark {id}"), prices: None };
-    admin_a.register_cloud(&cloud(&format!("{tag}-a"))).await.map_err(setup)?;
-    admin_b.register_cloud(&cloud(&format!("{tag}-b"))).await.map_err(setup)?;
+    manager_a.register_cloud(&cloud(&format!("{tag}-a"))).await.map_err(setup)?;
+    manager_b.register_cloud(&cloud(&format!("{tag}-b"))).await.map_err(setup)?;
     let capacity = Resources { cpu_cores: 1024, memory_mib: 1 << 20, network_mbps: 100_000, io_mbps: 100_000 };
-    for (l, side, country) in [(&admin_a, 'a', "JP"), (&admin_b, 'b', "GB")] {
+    for (l, side, country) in [(&manager_a, 'a', "JP"), (&manager_b, 'b', "GB")] {
         l.register_host(&msg::RegisterHost {
             id: format!("{tag}-{side}"),
             cloud_id: format!("{tag}-{side}"),
@@ -646,7 +646,7 @@ async fn transfers(
             for _ in 0..reps {
                 n += 1;
                 let vm = format!("{tag}-vm{n}");
-                admin_a
+                manager_a
                     .register_vm(&msg::RegisterVm {
                         id: vm.clone(),
                         cloud_id: format!("{tag}-a"),

@@ -64,7 +64,7 @@ pub(crate) struct Connection {
     #[arg(long, global = true, env = "VMLEDGER_MEMBER", value_name = "ORG")]
     pub(crate) member: Option<String>,
 
-    /// The member's identity to act as [default: admin].
+    /// The member's identity to act as: manager, operator or relay [default: manager].
     #[arg(long = "as", global = true, env = "VMLEDGER_AS", value_name = "IDENTITY")]
     pub(crate) identity: Option<String>,
 
@@ -138,7 +138,7 @@ pub(crate) enum Command {
     Hash(HashArgs),
     /// The destination agent: receives images over HTTP, hashes them, confirms or rejects on the ledger.
     #[command(
-        after_help = "Examples:\n  vmledger --member org2 --as user agent --listen 127.0.0.1:7301 --dir /srv/landing\n  vmledger --member org2 --as user -o json agent --listen 127.0.0.1:0 --dir /tmp/landing"
+        after_help = "Examples:\n  vmledger --member org2 --as operator agent --listen 127.0.0.1:7301 --dir /srv/landing\n  vmledger --member org2 --as operator -o json agent --listen 127.0.0.1:0 --dir /tmp/landing"
     )]
     Agent(AgentArgs),
     /// The benchmark suite: latency against Fabric's floor, throughput, whole migrations, hashing.
@@ -155,7 +155,7 @@ pub(crate) enum Command {
     /// Named connection settings in the config file: list, show, use, set.
     #[command(subcommand)]
     #[command(
-        after_help = "Examples:\n  vmledger context set org1 --network-file network/run/members.json --member org1 --as admin --use\n  vmledger context list\n  vmledger --context org2 history cloud cloud-b"
+        after_help = "Examples:\n  vmledger context set org1 --network-file network/run/members.json --member org1 --as manager --use\n  vmledger context list\n  vmledger --context org2 history cloud cloud-b"
     )]
     Context(ContextCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -228,7 +228,7 @@ pub(crate) enum ContextCommand {
     /// Create or change a context from the connection flags given here (--member, --as,
     /// --network-file, --proxy-url, --api-key, --channel, --chaincode, --commit-timeout).
     #[command(
-        after_help = "Examples:\n  vmledger context set org1 --network-file network/run/members.json --member org1 --as admin --use\n  vmledger context set remote --proxy-url http://10.0.0.5:7101 --api-key KEY"
+        after_help = "Examples:\n  vmledger context set org1 --network-file network/run/members.json --member org1 --as manager --use\n  vmledger context set remote --proxy-url http://10.0.0.5:7101 --api-key KEY"
     )]
     Set {
         name: String,
@@ -248,7 +248,7 @@ pub(crate) struct CompletionArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CloudCommand {
-    /// Register a cloud, bound to the calling member (needs the admin identity).
+    /// Register a cloud, bound to the calling member (needs the manager identity).
     #[command(
         after_help = "Examples:\n  vmledger --member org1 cloud register --id cloud-a --name \"Cloud A\"\n  vmledger --member org2 cloud register --id cloud-b --name \"Cloud B\" --currency EUR --cpu-core-hour 30000 --memory-gib-hour 4000 --network-mbps-hour 120 --io-mbps-hour 60"
     )]
@@ -281,12 +281,12 @@ pub(crate) struct CloudRegister {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum HostCommand {
-    /// Register a host of one of the member's clouds (needs the admin identity).
+    /// Register a host of one of the member's clouds (needs the manager identity).
     #[command(
         after_help = "Examples:\n  vmledger --member org1 host register --id a-tokyo-1 --cloud cloud-a --country JP --org CompanyA --cpu 32 --memory-mib 131072 --network-mbps 10000 --io-mbps 4000"
     )]
     Register(HostRegister),
-    /// Change a host's country, organisations or capacity (needs the admin identity).
+    /// Change a host's country, organisations or capacity (needs the manager identity).
     #[command(
         after_help = "Examples:\n  vmledger --member org1 host update a-tokyo-1 --cpu 64 --org CompanyA,CompanyB"
     )]
@@ -369,7 +369,7 @@ pub(crate) struct HostList {
 pub(crate) enum VmCommand {
     /// Register a VM on a host of its own cloud.
     #[command(
-        after_help = "Examples:\n  vmledger --member org1 --as user vm register --id vm-1 --cloud cloud-a --host a-tokyo-1 --cpu 2 --memory-mib 4096 --network-mbps 100 --io-mbps 200 --image vm.raw --countries JP,GB --organizations CompanyA,CompanyB"
+        after_help = "Examples:\n  vmledger --member org1 --as operator vm register --id vm-1 --cloud cloud-a --host a-tokyo-1 --cpu 2 --memory-mib 4096 --network-mbps 100 --io-mbps 200 --image vm.raw --countries JP,GB --organizations CompanyA,CompanyB"
     )]
     Register(VmRegister),
     /// Show a VM.
@@ -422,7 +422,7 @@ pub(crate) struct VmRegister {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum RegulationCommand {
-    /// Replace the VM's regulation (needs the admin identity of its operator).
+    /// Replace the VM's regulation (needs the manager identity of its operator).
     #[command(
         after_help = "Examples:\n  vmledger --member org1 vm regulation set vm-003 --countries JP,GB --organizations CompanyA,CompanyB"
     )]
@@ -459,7 +459,7 @@ pub(crate) enum MigrateCommand {
     /// Confirm an arrival with the hash of what arrived (as the destination member); exit 4 when the
     /// hash differs (committed as a rejected migration).
     #[command(
-        after_help = "Examples:\n  vmledger --member org2 --as user migrate confirm 3f1c… --image /srv/landing/3f1c….img    # exit 4 when rejected"
+        after_help = "Examples:\n  vmledger --member org2 --as operator migrate confirm 3f1c… --image /srv/landing/3f1c….img    # exit 4 when rejected"
     )]
     Confirm(MigrateConfirm),
     /// Withdraw an Indication (as the VM's operator).
@@ -479,7 +479,7 @@ pub(crate) enum MigrateCommand {
     /// The whole migration: hash, indicate, transfer while the Indication commits, let the
     /// destination hash and confirm; then a timing report.
     #[command(
-        after_help = "Examples:\n  vmledger --member org1 --as user migrate run --vm vm-003 --to-host b-london-1 --image vm.raw --to-agent http://127.0.0.1:7301 --rate-limit 124.8Mbit\n  vmledger --member org1 migrate run --vm vm-003 --to-host b-london-1 --image vm.raw --to-dir /tmp/landing --dest-member org2 -o json"
+        after_help = "Examples:\n  vmledger --member org1 --as operator migrate run --vm vm-003 --to-host b-london-1 --image vm.raw --to-agent http://127.0.0.1:7301 --rate-limit 124.8Mbit\n  vmledger --member org1 migrate run --vm vm-003 --to-host b-london-1 --image vm.raw --to-dir /tmp/landing --dest-member org2 -o json"
     )]
     Run(MigrateRun),
 }

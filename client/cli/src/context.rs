@@ -204,7 +204,7 @@ impl Ctx {
     /// A [`UsageError`] when no proxy is configured; the members file's errors.
     pub(crate) fn profile(&self) -> anyhow::Result<Profile> {
         let s = self.settings()?;
-        let identity = s.identity.clone().unwrap_or_else(|| "admin".into());
+        let identity = s.identity.clone().unwrap_or_else(|| "manager".into());
         resolve(&s, s.member.as_deref(), &identity, s.proxy_url.clone(), s.api_key.clone())
     }
 

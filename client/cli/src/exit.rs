@@ -1,26 +1,12 @@
-//! Exit codes, in one place. Documented in `vmledger --help` and client/README.md.
+//! Which exit code an error gets. The codes themselves, and the exit code of every stable error
+//! code, are the contract's vocabulary (`vmledger_contract::vocabulary`); documented in
+//! `vmledger --help` and client/README.md.
 
 use std::process::ExitCode;
 
 use vmledger_client::transfer::TransferError;
 use vmledger_client::{Error, MembersError};
-use vmledger_contract::ContractError;
-
-pub(crate) const OK: u8 = 0;
-pub(crate) const FAILURE: u8 = 1;
-/// Bad command line or configuration; also the contract's `INVALID_ARGUMENT`.
-pub(crate) const USAGE: u8 = 2;
-/// `POLICY_DENIED`, `CAPACITY_EXCEEDED`, `UNAUTHORIZED`, or `migrate check` not permitted.
-pub(crate) const DENIED: u8 = 3;
-/// The destination's hash did not match: committed as a rejected migration.
-pub(crate) const REJECTED: u8 = 4;
-/// The proxy or the network behind it cannot be reached, is unavailable, or timed out.
-pub(crate) const UNREACHABLE: u8 = 5;
-/// The API key (or the identity behind it) was refused.
-pub(crate) const UNAUTHENTICATED: u8 = 6;
-pub(crate) const NOT_FOUND: u8 = 7;
-/// `ALREADY_EXISTS`, `CONFLICT`, or a transaction committed invalid.
-pub(crate) const CONFLICT: u8 = 8;
+pub(crate) use vmledger_contract::vocabulary::exit::{CONFLICT, DENIED, FAILURE, OK, REJECTED, UNREACHABLE, USAGE};
 
 /// An outcome that is not a failure of the tool but must show in the exit code. Its details have
 /// already been printed as the command's result.
@@ -87,32 +73,14 @@ pub(crate) fn sdk_error(error: &anyhow::Error) -> Option<&Error> {
 }
 
 fn of_sdk(e: &Error) -> u8 {
-    match e {
-        Error::Contract { error, .. } => of_contract(error),
-        Error::Invalid { .. } => CONFLICT,
-        Error::Auth { .. } => UNAUTHENTICATED,
-        Error::Unreachable { .. } | Error::Timeout { .. } | Error::Network { .. } => UNREACHABLE,
-        Error::Proxy { problem, .. } if problem.status == 429 => UNREACHABLE,
-        Error::Proxy { problem, .. } if problem.status == 404 => NOT_FOUND,
-        Error::Proxy { .. } | Error::Protocol { .. } | Error::Codec { .. } => FAILURE,
-    }
+    // A committed-invalid transaction is a conflict whatever its validation code.
+    let fallback = if matches!(e, Error::Invalid { .. }) { CONFLICT } else { FAILURE };
+    of_code(e.code()).unwrap_or(fallback)
 }
 
-fn of_contract(error: &ContractError) -> u8 {
-    of_code(error.code()).unwrap_or(FAILURE)
-}
-
-/// The exit code for a stable error code (contract, validation or proxy code).
+/// The exit code the vocabulary gives a stable error code (contract, validation, proxy or client).
 fn of_code(code: &str) -> Option<u8> {
-    Some(match code {
-        "POLICY_DENIED" | "CAPACITY_EXCEEDED" | "UNAUTHORIZED" => DENIED,
-        "INVALID_ARGUMENT" => USAGE,
-        "NOT_FOUND" => NOT_FOUND,
-        "ALREADY_EXISTS" | "CONFLICT" | "MVCC_READ_CONFLICT" | "PHANTOM_READ_CONFLICT" => CONFLICT,
-        "UNAVAILABLE" | "TIMEOUT" | "UNREACHABLE" => UNREACHABLE,
-        "UNAUTHENTICATED" | "FORBIDDEN" => UNAUTHENTICATED,
-        _ => return None,
-    })
+    vmledger_contract::vocabulary::code(code).map(|c| c.exit_code)
 }
 
 pub(crate) fn exit(code: u8) -> ExitCode {
@@ -122,7 +90,9 @@ pub(crate) fn exit(code: u8) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vmledger_contract::Kind;
+    use vmledger_client::{Problem, Step};
+    use vmledger_contract::vocabulary::{CODES, Origin, exit::NOT_FOUND};
+    use vmledger_contract::{ContractError, Kind};
 
     fn contract(error: ContractError) -> anyhow::Error {
         anyhow::Error::new(Error::Contract { step: vmledger_client::Step::Endorse, error, tx_id: None })
@@ -139,6 +109,33 @@ mod tests {
         assert_eq!(code_of(&contract(ContractError::Conflict { reason: "r".into() })), CONFLICT);
         let invalid = ContractError::InvalidArgument { field: "f".into(), reason: "r".into() };
         assert_eq!(code_of(&contract(invalid)), USAGE);
+    }
+
+    /// Every code of the vocabulary, arriving from the proxy as a problem document, exits with the
+    /// exit code the vocabulary gives it (contract codes with their details: they then parse).
+    #[test]
+    fn every_code_exits_as_the_vocabulary_says() {
+        for code in CODES.iter().filter(|c| c.origin != Origin::Client) {
+            let details = match code.code {
+                "NOT_FOUND" => serde_json::json!({"kind": "vm", "id": "v"}),
+                "INVALID_ARGUMENT" => serde_json::json!({"field": "f", "reason": "r"}),
+                "ALREADY_EXISTS" => serde_json::json!({"kind": "vm", "id": "v"}),
+                "UNAUTHORIZED" => serde_json::json!({"rule": "r", "callerMspId": "M"}),
+                "POLICY_DENIED" => serde_json::json!({"vmId": "v", "hostId": "h", "reasons": []}),
+                "CAPACITY_EXCEEDED" => serde_json::json!({"hostId": "h", "shortfalls": []}),
+                "CONFLICT" | "LEDGER" => serde_json::json!({"reason": "r"}),
+                _ => serde_json::Value::Null,
+            };
+            let problem = Problem {
+                status: code.http_status,
+                code: code.code.to_owned(),
+                details,
+                tx_id: Some("t".into()),
+                ..Problem::default()
+            };
+            let error = anyhow::Error::new(Error::from_problem(Step::Transaction, problem));
+            assert_eq!(code_of(&error), code.exit_code, "{}", code.code);
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! matched as text.
 
 use serde::{Deserialize, Serialize};
+use vmledger_contract::vocabulary::{self, Origin};
 use vmledger_contract::{ContractError, WireError};
 
 /// The step of a call that failed, in Fabric's vocabulary.
@@ -97,9 +98,11 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Validation codes of transactions that were committed invalid because their read set went stale:
-/// nothing was written, so endorsing the same call again is safe.
-pub const RETRYABLE_VALIDATION_CODES: [&str; 2] = ["MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"];
+/// Whether a transaction committed invalid with `validation_code` may be endorsed again: its read
+/// set went stale and nothing was written (the vocabulary says which codes).
+pub fn is_retryable_validation_code(validation_code: &str) -> bool {
+    vocabulary::code(validation_code).is_some_and(|c| c.origin == Origin::Validation && c.retryable)
+}
 
 /// Everything a call through the SDK can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -208,7 +211,7 @@ impl Error {
     /// (nothing was written), a busy proxy, or (for evaluations only) an unavailable network.
     pub fn is_safe_to_retry(&self) -> bool {
         match self {
-            Error::Invalid { validation_code, .. } => RETRYABLE_VALIDATION_CODES.contains(&validation_code.as_str()),
+            Error::Invalid { validation_code, .. } => is_retryable_validation_code(validation_code),
             Error::Proxy { problem, .. } => problem.status == 429,
             Error::Network { step: Step::Evaluate | Step::Info, problem, .. } => problem.is_retryable(),
             Error::Unreachable { step: Step::Evaluate | Step::Info, .. } => true,
@@ -216,11 +219,12 @@ impl Error {
         }
     }
 
-    /// Classifies a problem document answered for a call made at `step`.
-    pub(crate) fn from_problem(step: Step, problem: Problem) -> Error {
+    /// Classifies a problem document answered for a call made at `step` (by a proxy, or by a
+    /// destination agent, which answers the same documents).
+    pub fn from_problem(step: Step, problem: Problem) -> Error {
         let step = problem.step.as_deref().and_then(Step::from_proxy).unwrap_or(step);
         let tx_id = problem.tx_id.clone();
-        if ContractError::CODES.contains(&problem.code.as_str()) {
+        if vocabulary::code(&problem.code).is_some_and(|c| c.origin == Origin::Contract) {
             let wire = WireError {
                 code: problem.code.clone(),
                 message: problem.detail.clone(),

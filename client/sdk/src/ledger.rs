@@ -13,32 +13,10 @@ use vmledger_contract::model::{
     Cloud, Host, Migration, MigrationCheck, Page, Pong, UsageReport, VirtualMachine, VmHistory,
 };
 use vmledger_contract::msg;
+use vmledger_contract::vocabulary::{Call, calls};
 
 use crate::error::{Error, Result};
 use crate::gateway::{Committed, Contract, Pending};
-
-/// The contract's function names: the one place the client names them (to be taken from the
-/// contract's own vocabulary once it publishes one).
-pub mod functions {
-    pub const REGISTER_CLOUD: &str = "RegisterCloud";
-    pub const REGISTER_HOST: &str = "RegisterHost";
-    pub const UPDATE_HOST: &str = "UpdateHost";
-    pub const REGISTER_VM: &str = "RegisterVm";
-    pub const SET_REGULATION: &str = "SetRegulation";
-    pub const MIGRATE: &str = "Migrate";
-    pub const CONFIRM_MIGRATION: &str = "ConfirmMigration";
-    pub const CANCEL_MIGRATION: &str = "CancelMigration";
-    pub const PING: &str = "Ping";
-    pub const CHECK_MIGRATION: &str = "CheckMigration";
-    pub const GET_CLOUD: &str = "GetCloud";
-    pub const GET_HOST: &str = "GetHost";
-    pub const LIST_HOSTS: &str = "ListHosts";
-    pub const GET_VM: &str = "GetVm";
-    pub const GET_MIGRATION: &str = "GetMigration";
-    pub const LIST_MIGRATIONS: &str = "ListMigrations";
-    pub const VM_HISTORY: &str = "VmHistory";
-    pub const USAGE: &str = "Usage";
-}
 
 /// The vmledger contract, typed.
 #[derive(Debug, Clone)]
@@ -69,7 +47,7 @@ impl PendingMigration {
     /// As [`Pending::wait`]; [`Error::Codec`] when the result is not a migration.
     pub async fn wait(&self) -> Result<Committed<Migration>> {
         let committed = self.pending.wait().await?;
-        decode_committed(functions::MIGRATE, committed)
+        decode_committed(calls::Migrate::NAME, committed)
     }
 }
 
@@ -83,16 +61,25 @@ impl VmLedger {
         &self.contract
     }
 
-    async fn submit<I: Serialize, O: DeserializeOwned>(&self, function: &str, input: &I) -> Result<Committed<O>> {
-        let argument = encode(function, input)?;
-        let committed = self.contract.submit(function, &argument).await?;
-        decode_committed(function, committed)
+    /// Submits the contract's function `C` (a type of [`calls`]: its name, input and output come
+    /// from the contract itself) and waits for the commit.
+    ///
+    /// # Errors
+    /// As [`Contract::submit`]; [`Error::Codec`] when the answer is not `C`'s output.
+    pub async fn submit<C: Call>(&self, input: &C::Input) -> Result<Committed<C::Output>> {
+        let argument = encode(C::NAME, input)?;
+        let committed = self.contract.submit(C::NAME, &argument).await?;
+        decode_committed(C::NAME, committed)
     }
 
-    async fn evaluate<I: Serialize, O: DeserializeOwned>(&self, function: &str, input: &I) -> Result<O> {
-        let argument = encode(function, input)?;
-        let value = self.contract.evaluate(function, &argument).await?;
-        decode(function, value)
+    /// Evaluates the contract's function `C` on the member's peer.
+    ///
+    /// # Errors
+    /// As [`Contract::evaluate`]; [`Error::Codec`] when the answer is not `C`'s output.
+    pub async fn evaluate<C: Call>(&self, input: &C::Input) -> Result<C::Output> {
+        let argument = encode(C::NAME, input)?;
+        let value = self.contract.evaluate(C::NAME, &argument).await?;
+        decode(C::NAME, value)
     }
 
     // ---- transactions -------------------------------------------------------------------------
@@ -102,7 +89,7 @@ impl VmLedger {
     /// # Errors
     /// `ALREADY_EXISTS`, `UNAUTHORIZED`, `INVALID_ARGUMENT`, and the transport errors.
     pub async fn register_cloud(&self, input: &msg::RegisterCloud) -> Result<Committed<Cloud>> {
-        self.submit(functions::REGISTER_CLOUD, input).await
+        self.submit::<calls::RegisterCloud>(input).await
     }
 
     /// `RegisterHost`: a host of one of the caller's clouds. Needs the `admin` role.
@@ -110,7 +97,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND` (cloud), `ALREADY_EXISTS`, `UNAUTHORIZED`, `INVALID_ARGUMENT`.
     pub async fn register_host(&self, input: &msg::RegisterHost) -> Result<Committed<Host>> {
-        self.submit(functions::REGISTER_HOST, input).await
+        self.submit::<calls::RegisterHost>(input).await
     }
 
     /// `UpdateHost`: country, organisations or capacity. Needs the `admin` role.
@@ -118,7 +105,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND`, `UNAUTHORIZED`, `CAPACITY_EXCEEDED` (below what is committed), `INVALID_ARGUMENT`.
     pub async fn update_host(&self, input: &msg::UpdateHost) -> Result<Committed<Host>> {
-        self.submit(functions::UPDATE_HOST, input).await
+        self.submit::<calls::UpdateHost>(input).await
     }
 
     /// `RegisterVm`: a VM on a host of its own cloud.
@@ -127,7 +114,7 @@ impl VmLedger {
     /// `NOT_FOUND`, `ALREADY_EXISTS`, `UNAUTHORIZED`, `POLICY_DENIED`, `CAPACITY_EXCEEDED`,
     /// `INVALID_ARGUMENT`.
     pub async fn register_vm(&self, input: &msg::RegisterVm) -> Result<Committed<VirtualMachine>> {
-        self.submit(functions::REGISTER_VM, input).await
+        self.submit::<calls::RegisterVm>(input).await
     }
 
     /// `SetRegulation`: replaces a VM's regulation. Needs the operator's `admin` role.
@@ -135,7 +122,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND`, `UNAUTHORIZED`, `INVALID_ARGUMENT`.
     pub async fn set_regulation(&self, input: &msg::SetRegulation) -> Result<Committed<VirtualMachine>> {
-        self.submit(functions::SET_REGULATION, input).await
+        self.submit::<calls::SetRegulation>(input).await
     }
 
     /// `Migrate`, the Indication, waiting for its commit.
@@ -144,7 +131,7 @@ impl VmLedger {
     /// `POLICY_DENIED`, `CAPACITY_EXCEEDED`, `UNAUTHORIZED`, `CONFLICT` (already migrating or already
     /// there), `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub async fn migrate(&self, input: &msg::Migrate) -> Result<Committed<Migration>> {
-        self.submit(functions::MIGRATE, input).await
+        self.submit::<calls::Migrate>(input).await
     }
 
     /// `Migrate`, returning as soon as the orderer accepted the Indication, so that the image can
@@ -154,8 +141,8 @@ impl VmLedger {
     /// As [`VmLedger::migrate`], for the endorsement; the commit's errors come from
     /// [`PendingMigration::wait`].
     pub async fn migrate_async(&self, input: &msg::Migrate) -> Result<PendingMigration> {
-        let argument = encode(functions::MIGRATE, input)?;
-        let pending = self.contract.submit_async(functions::MIGRATE, &argument).await?;
+        let argument = encode(calls::Migrate::NAME, input)?;
+        let pending = self.contract.submit_async(calls::Migrate::NAME, &argument).await?;
         Ok(PendingMigration { pending })
     }
 
@@ -166,7 +153,7 @@ impl VmLedger {
     /// `NOT_FOUND`, `UNAUTHORIZED` (not the destination's member), `CONFLICT` (already closed),
     /// `INVALID_ARGUMENT`.
     pub async fn confirm_migration(&self, input: &msg::ConfirmMigration) -> Result<Committed<Migration>> {
-        self.submit(functions::CONFIRM_MIGRATION, input).await
+        self.submit::<calls::ConfirmMigration>(input).await
     }
 
     /// `CancelMigration`: the VM's operator withdraws an Indication.
@@ -174,7 +161,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND`, `UNAUTHORIZED`, `CONFLICT` (already closed), `INVALID_ARGUMENT`.
     pub async fn cancel_migration(&self, input: &msg::CancelMigration) -> Result<Committed<Migration>> {
-        self.submit(functions::CANCEL_MIGRATION, input).await
+        self.submit::<calls::CancelMigration>(input).await
     }
 
     /// `Ping` submitted: the floor transaction (writes one key).
@@ -182,7 +169,7 @@ impl VmLedger {
     /// # Errors
     /// The transport errors.
     pub async fn ping(&self) -> Result<Committed<Pong>> {
-        self.submit(functions::PING, &serde_json::json!({})).await
+        self.submit::<calls::Ping>(&msg::Ping::default()).await
     }
 
     // ---- queries ------------------------------------------------------------------------------
@@ -192,7 +179,7 @@ impl VmLedger {
     /// # Errors
     /// The transport errors.
     pub async fn ping_evaluate(&self) -> Result<Pong> {
-        self.evaluate(functions::PING, &serde_json::json!({})).await
+        self.evaluate::<calls::Ping>(&msg::Ping::default()).await
     }
 
     /// `CheckMigration`: would this caller's `Migrate` pass? Every violated rule is listed.
@@ -200,37 +187,37 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND` (VM, host), `INVALID_ARGUMENT`.
     pub async fn check_migration(&self, input: &msg::Migrate) -> Result<MigrationCheck> {
-        self.evaluate(functions::CHECK_MIGRATION, input).await
+        self.evaluate::<calls::CheckMigration>(input).await
     }
 
     /// # Errors
     /// `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub async fn get_cloud(&self, id: &str) -> Result<Cloud> {
-        self.evaluate(functions::GET_CLOUD, &by_id(id)).await
+        self.evaluate::<calls::GetCloud>(&by_id(id)).await
     }
 
     /// # Errors
     /// `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub async fn get_host(&self, id: &str) -> Result<Host> {
-        self.evaluate(functions::GET_HOST, &by_id(id)).await
+        self.evaluate::<calls::GetHost>(&by_id(id)).await
     }
 
     /// # Errors
     /// `NOT_FOUND` (cloud), `INVALID_ARGUMENT`.
     pub async fn list_hosts(&self, input: &msg::ListHosts) -> Result<Page<Host>> {
-        self.evaluate(functions::LIST_HOSTS, input).await
+        self.evaluate::<calls::ListHosts>(input).await
     }
 
     /// # Errors
     /// `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub async fn get_vm(&self, id: &str) -> Result<VirtualMachine> {
-        self.evaluate(functions::GET_VM, &by_id(id)).await
+        self.evaluate::<calls::GetVm>(&by_id(id)).await
     }
 
     /// # Errors
     /// `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub async fn get_migration(&self, id: &str) -> Result<Migration> {
-        self.evaluate(functions::GET_MIGRATION, &by_id(id)).await
+        self.evaluate::<calls::GetMigration>(&by_id(id)).await
     }
 
     /// One page of migrations of a VM or touching a cloud, oldest first.
@@ -238,7 +225,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND`, `INVALID_ARGUMENT` (neither or both of VM and cloud, bad period or page size).
     pub async fn list_migrations(&self, input: &msg::ListMigrations) -> Result<Page<Migration>> {
-        self.evaluate(functions::LIST_MIGRATIONS, input).await
+        self.evaluate::<calls::ListMigrations>(input).await
     }
 
     /// Every migration of the listing, following bookmarks.
@@ -280,7 +267,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND`, `INVALID_ARGUMENT`.
     pub async fn vm_history(&self, id: &str) -> Result<VmHistory> {
-        self.evaluate(functions::VM_HISTORY, &by_id(id)).await
+        self.evaluate::<calls::VmHistory>(&by_id(id)).await
     }
 
     /// `Usage`: what a cloud hosted over `[from, to)`: the billing evidence.
@@ -288,7 +275,7 @@ impl VmLedger {
     /// # Errors
     /// `NOT_FOUND` (cloud), `INVALID_ARGUMENT` (period).
     pub async fn usage(&self, input: &msg::Usage) -> Result<UsageReport> {
-        self.evaluate(functions::USAGE, input).await
+        self.evaluate::<calls::Usage>(input).await
     }
 }
 

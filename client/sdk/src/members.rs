@@ -28,7 +28,7 @@ pub struct Member {
     #[serde(default)]
     pub cloud_hint: Option<String>,
     pub proxy: ProxyRef,
-    /// API key per identity name (`admin`, `user`).
+    /// API key per identity name (`manager`, `operator`, `relay`).
     pub api_keys: BTreeMap<String, String>,
 }
 
@@ -82,7 +82,7 @@ impl Members {
 }
 
 impl Member {
-    /// The API key of `identity` (`admin` or `user`).
+    /// The API key of `identity` (`manager`, `operator`, `relay`).
     ///
     /// # Errors
     /// [`MembersError::NoIdentity`].
@@ -166,15 +166,15 @@ mod tests {
         {"org": "org1", "mspId": "Org1MSP", "cloudHint": "cloud-a",
          "peer": {"endpoint": "127.0.0.1:7051", "hostAlias": "peer0", "tlsRootCert": "/x"},
          "proxy": {"url": "http://127.0.0.1:7101"},
-         "apiKeys": {"admin": "k1", "user": "k2"},
-         "identities": {"admin": {"cert": "/c", "key": "/k"}}}
+         "apiKeys": {"manager": "k1", "operator": "k2"},
+         "identities": {"manager": {"cert": "/c", "key": "/k"}}}
       ]
     }"#;
 
     #[test]
     fn a_member_is_found_by_org_or_msp() {
         let members: Members = serde_json::from_str(FILE).expect("parse");
-        let by_org = Profile::from_members(&members, "org1", "user").expect("org1");
+        let by_org = Profile::from_members(&members, "org1", "operator").expect("org1");
         assert_eq!(by_org.api_key.as_deref(), Some("k2"));
         assert_eq!(by_org.proxy_url, "http://127.0.0.1:7101");
         assert_eq!(members.member("Org1MSP").expect("msp").org, "org1");

@@ -106,7 +106,7 @@ impl Federation {
         (self.members.members[0].org.clone(), self.members.members[1].org.clone())
     }
 
-    /// The typed contract as `identity` (`admin`/`user`) of `org`.
+    /// The typed contract as `identity` (`manager`/`operator`) of `org`.
     pub fn ledger(&self, org: &str, identity: &str) -> VmLedger {
         Profile::from_members(&self.members, org, identity)
             .map(|p| p.ledger().expect("gateway"))
@@ -316,7 +316,7 @@ pub struct Scenario {
 pub const VM_NEEDS: Resources = Resources { cpu_cores: 2, memory_mib: 2048, network_mbps: 100, io_mbps: 50 };
 
 impl Scenario {
-    /// Registers the clouds (with prices) and hosts, through the SDK as each member's admin.
+    /// Registers the clouds (with prices) and hosts, through the SDK as each member's manager.
     pub fn given_two_clouds() -> Scenario {
         let federation = Federation::connect();
         let (org_a, org_b) = federation.orgs();
@@ -332,8 +332,8 @@ impl Scenario {
             org_b,
             federation,
         };
-        let admin_a = s.federation.ledger(&s.org_a, "admin");
-        let admin_b = s.federation.ledger(&s.org_b, "admin");
+        let manager_a = s.federation.ledger(&s.org_a, "manager");
+        let manager_b = s.federation.ledger(&s.org_b, "manager");
         let prices = |currency: &str, cpu: u64| Prices {
             currency: currency.into(),
             cpu_core_hour: cpu,
@@ -349,7 +349,7 @@ impl Scenario {
         let cloud_b =
             msg::RegisterCloud { id: s.cloud_b.clone(), name: "Cloud B".into(), prices: Some(prices("EUR", 30_000)) };
         let (a, b) =
-            block_on(async { tokio::join!(admin_a.register_cloud(&cloud_a), admin_b.register_cloud(&cloud_b)) });
+            block_on(async { tokio::join!(manager_a.register_cloud(&cloud_a), manager_b.register_cloud(&cloud_b)) });
         a.expect("register cloud A");
         b.expect("register cloud B");
         let big = Resources { cpu_cores: 16, memory_mib: 65536, network_mbps: 10000, io_mbps: 2000 };
@@ -370,11 +370,11 @@ impl Scenario {
         ];
         let (r1, r2, r3, r4, r5) = block_on(async {
             tokio::join!(
-                admin_a.register_host(&hosts[0]),
-                admin_b.register_host(&hosts[1]),
-                admin_b.register_host(&hosts[2]),
-                admin_b.register_host(&hosts[3]),
-                admin_b.register_host(&hosts[4]),
+                manager_a.register_host(&hosts[0]),
+                manager_b.register_host(&hosts[1]),
+                manager_b.register_host(&hosts[2]),
+                manager_b.register_host(&hosts[3]),
+                manager_b.register_host(&hosts[4]),
             )
         });
         for (what, r) in [("A", r1), ("B", r2), ("B us", r3), ("B other org", r4), ("B tiny", r5)] {
@@ -394,7 +394,7 @@ impl Scenario {
     /// Registers a VM of cloud A on host A with `image`'s hash, through the CLI as A's user.
     pub fn given_a_vm(&self, image: &Image) -> String {
         let vm = unique("vm");
-        self.cli_a("user")
+        self.cli_a("operator")
             .args(["vm", "register", "--id", &vm, "--cloud", &self.cloud_a, "--host", &self.host_a])
             .args(["--cpu", "2", "--memory-mib", "2048", "--network-mbps", "100", "--io-mbps", "50"])
             .args(["--image-hash", &image.hash, "--countries", "JP,GB", "--organizations", "CompanyA,CompanyB"])
@@ -406,12 +406,9 @@ impl Scenario {
     /// `migrate run` of `vm` to `host` as A's user: the image is copied into the folder `landing`,
     /// where member `dest_org` hashes it and confirms. Add flags (`--json`) and run it.
     pub fn migrate_through_folder(&self, vm: &str, host: &str, image: &Image, landing: &Path, dest_org: &str) -> Cli {
-        self.cli_a("user").args(["migrate", "run", "--vm", vm, "--to-host", host, "--image", image.path_str()]).args([
-            "--to-dir",
-            landing.to_str().expect("path"),
-            "--dest-member",
-            dest_org,
-        ])
+        self.cli_a("operator")
+            .args(["migrate", "run", "--vm", vm, "--to-host", host, "--image", image.path_str()])
+            .args(["--to-dir", landing.to_str().expect("path"), "--dest-member", dest_org])
     }
 
     /// The CLI as `identity` of the source member.
@@ -425,10 +422,10 @@ impl Scenario {
     }
 
     pub fn ledger_a(&self) -> VmLedger {
-        self.federation.ledger(&self.org_a, "user")
+        self.federation.ledger(&self.org_a, "operator")
     }
 
     pub fn ledger_b(&self) -> VmLedger {
-        self.federation.ledger(&self.org_b, "user")
+        self.federation.ledger(&self.org_b, "operator")
     }
 }

@@ -1,6 +1,6 @@
 //! `vmledger apply -f FILE`: the SDK's apply workflow ([`vmledger_client::workflow::apply`]): each
 //! cloud's records are written by the member its `operators` entry names (from the same network
-//! file), as `--as` (default admin); clouds without an entry by the configured member.
+//! file), as `--as` (default manager); clouds without an entry by the configured member.
 
 use anyhow::Context;
 use vmledger_client::workflow::apply::{self, Action, Change, FederationSpec};
@@ -14,7 +14,7 @@ pub(crate) async fn run(ctx: &Ctx, args: ApplyArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let spec: FederationSpec =
         serde_json::from_str(&text).with_context(|| format!("{} is not a federation file", args.file.display()))?;
-    let identity = ctx.settings()?.identity.unwrap_or_else(|| "admin".into());
+    let identity = ctx.settings()?.identity.unwrap_or_else(|| "manager".into());
     let ledger_for = |cloud_id: &str| {
         let ledger = match spec.operators.get(cloud_id) {
             Some(operator) => {

@@ -220,7 +220,7 @@ async fn run_whole(ctx: &Ctx, args: MigrateRun) -> anyhow::Result<()> {
     // Resolve the destination before anything is recorded, so a bad option leaves no Indication.
     let destination = match destination(&args.destination) {
         Target::Dir(dir) => {
-            let identity = args.dest_as.as_deref().unwrap_or("user");
+            let identity = args.dest_as.as_deref().unwrap_or("operator");
             let profile =
                 ctx.profile_of(args.dest_member.as_deref(), identity, args.dest_proxy_url, args.dest_api_key)?;
             workflow::Destination::Folder { dir, confirmer: Box::new(ctx.ledger_for(&profile)?) }

@@ -37,11 +37,11 @@ async fn set_keeps_the_files_comments_and_use_refuses_unknown_contexts() {
     std::fs::create_dir_all(file.parent().expect("dir")).expect("dir");
     std::fs::write(&file, "# my federation\nchannel = \"federation\"\n\n[contexts.a]\nmember = \"org1\"\n")
         .expect("write");
-    let set = vmledger_in(home.path(), &["context", "set", "a", "--as", "user"]).await;
+    let set = vmledger_in(home.path(), &["context", "set", "a", "--as", "operator"]).await;
     assert_eq!(code(&set), 0, "{}", stderr(&set));
     let text = std::fs::read_to_string(&file).expect("read");
     assert!(text.starts_with("# my federation\n"), "{text}");
-    assert!(text.contains("member = \"org1\"") && text.contains("as = \"user\""), "{text}");
+    assert!(text.contains("member = \"org1\"") && text.contains("as = \"operator\""), "{text}");
 
     let unknown = vmledger_in(home.path(), &["context", "use", "nope"]).await;
     assert_eq!(code(&unknown), 2, "{}", stderr(&unknown));

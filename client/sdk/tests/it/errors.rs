@@ -83,13 +83,13 @@ mod contract_rejections {
 
     #[tokio::test]
     async fn unauthorized_names_the_rule_and_the_caller() {
-        let details = json!({"rule": "only the operator of cloud `cloud-a` (Org1MSP) may migrate its VMs", "callerMspId": "Org2MSP", "callerRole": "admin"});
+        let details = json!({"rule": "only the operator of cloud `cloud-a` (Org1MSP) may migrate its VMs", "callerMspId": "Org2MSP", "callerRole": "manager"});
         let err = migrate_failing_with(Reply::problem(403, problem(403, "UNAUTHORIZED", details))).await;
         let ContractError::Unauthorized { caller_msp_id, caller_role, .. } = contract_error(&err) else {
             panic!("{err:?}")
         };
         assert_eq!(caller_msp_id, "Org2MSP");
-        assert_eq!(caller_role.as_deref(), Some("admin"));
+        assert_eq!(caller_role.as_deref(), Some("manager"));
     }
 
     #[tokio::test]

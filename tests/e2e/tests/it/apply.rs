@@ -50,7 +50,7 @@ fn applying_a_federation_twice_changes_nothing_the_second_time() {
     assert!(second.as_array().expect("changes").iter().all(|c| c.get("txId").is_none()), "nothing submitted");
 
     // Each record was written by its cloud's operator.
-    let ledger = fed.ledger(&org_b, "user");
+    let ledger = fed.ledger(&org_b, "operator");
     let (a, b) = block_on(async { tokio::join!(ledger.get_cloud(&cloud_a), ledger.get_cloud(&cloud_b)) });
     assert_eq!(a.expect("cloud a").msp_id, fed.members.member(&org_a).expect("a").msp_id);
     assert_eq!(b.expect("cloud b").msp_id, fed.members.member(&org_b).expect("b").msp_id);

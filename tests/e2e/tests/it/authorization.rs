@@ -16,26 +16,26 @@ fn another_member_cannot_move_cancel_or_confirm_for_the_operator() {
 
     // Member B tries to move member A's VM (to B's own host, which the regulation allows).
     let moved = s
-        .cli_b("admin")
+        .cli_b("manager")
         .args(["--json", "migrate", "start", "--vm", &vm, "--to-host", &s.host_b, "--image-hash", &image.hash])
         .run();
     assert_eq!(code(moved.expect(exit::DENIED)), "UNAUTHORIZED");
 
     // A starts it; B may not cancel it, A may not confirm it (B is the destination).
     let started = s
-        .cli_a("user")
+        .cli_a("operator")
         .args(["--json", "migrate", "start", "--vm", &vm, "--to-host", &s.host_b, "--image-hash", &image.hash])
         .run()
         .expect(exit::OK)
         .json();
     let id = started["txId"].as_str().expect("tx id").to_owned();
     assert_eq!(
-        code(s.cli_b("admin").args(["--json", "migrate", "cancel", &id]).run().expect(exit::DENIED)),
+        code(s.cli_b("manager").args(["--json", "migrate", "cancel", &id]).run().expect(exit::DENIED)),
         "UNAUTHORIZED"
     );
     assert_eq!(
         code(
-            s.cli_a("admin")
+            s.cli_a("manager")
                 .args(["--json", "migrate", "confirm", &id, "--observed-hash", &image.hash])
                 .run()
                 .expect(exit::DENIED)
@@ -45,7 +45,7 @@ fn another_member_cannot_move_cancel_or_confirm_for_the_operator() {
 
     // The operator may cancel.
     let cancelled = s
-        .cli_a("user")
+        .cli_a("operator")
         .args(["--json", "migrate", "cancel", &id, "--reason", "test over"])
         .run()
         .expect(exit::OK)
@@ -59,7 +59,7 @@ fn only_a_manager_registers_hosts() {
     let s = Scenario::given_two_clouds();
     let host = unique("h");
     let ran = s
-        .cli_a("user")
+        .cli_a("operator")
         .args([
             "--json",
             "host",

@@ -19,7 +19,7 @@ fn each_cloud_bills_its_part_of_a_period_spanning_a_migration() {
     std::thread::sleep(Duration::from_millis(1500));
 
     let usage = |cloud: &str| {
-        s.cli_a("user")
+        s.cli_a("operator")
             .args(["--json", "usage", "--cloud", cloud, "--from", &period_start, "--to", "+1h"])
             .run()
             .expect(exit::OK)
@@ -54,15 +54,19 @@ fn each_cloud_bills_its_part_of_a_period_spanning_a_migration() {
 
     // The same report as CSV and as a table.
     let csv = s
-        .cli_a("user")
+        .cli_a("operator")
         .args(["usage", "--cloud", &s.cloud_b, "--from", &period_start, "--format", "csv"])
         .run()
         .expect(exit::OK)
         .stdout;
     assert!(csv.starts_with("vm,operator,hours,"), "{csv}");
     assert!(csv.lines().any(|l| l.starts_with(&format!("{vm},{},", s.cloud_a)) && l.ends_with(",EUR")), "{csv}");
-    let table =
-        s.cli_a("user").args(["usage", "--cloud", &s.cloud_b, "--from", &period_start]).run().expect(exit::OK).stdout;
+    let table = s
+        .cli_a("operator")
+        .args(["usage", "--cloud", &s.cloud_b, "--from", &period_start])
+        .run()
+        .expect(exit::OK)
+        .stdout;
     assert!(table.contains(&vm) && table.contains("EUR"), "{table}");
 
     // The VM's history tells the same story.

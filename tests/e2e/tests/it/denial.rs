@@ -10,7 +10,7 @@ fn denied(s: &Scenario, host: &str) -> serde_json::Value {
     let image = Image::make(tmp.path(), &unique("image"), 1 << 20);
     let vm = s.given_a_vm(&image);
     let check = s
-        .cli_a("user")
+        .cli_a("operator")
         .args(["--json", "migrate", "check", "--vm", &vm, "--to-host", host])
         .run()
         .expect(exit::DENIED)

@@ -18,7 +18,7 @@ fn a_migration_shows_as_indicated_then_confirmed() {
     let block = report["indicate"]["blockNumber"].as_u64().expect("block").to_string();
 
     let feed = s
-        .cli_b("user")
+        .cli_b("operator")
         .args(["--json", "events", "--from-block", &block, "--vm", &vm, "--count", "2", "--duration", "60"])
         .run()
         .expect(exit::OK);

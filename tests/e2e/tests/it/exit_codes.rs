@@ -7,10 +7,10 @@ use vmledger_e2e::{Federation, Scenario, exit, unique};
 fn each_kind_of_outcome_has_its_exit_code() {
     let s = Scenario::given_two_clouds();
     let fed = Federation::connect();
-    s.cli_a("user").args(["cloud", "show", &s.cloud_a]).run().expect(exit::OK);
-    s.cli_a("user").args(["vm", "show", &unique("no-such-vm")]).run().expect(exit::NOT_FOUND);
-    s.cli_a("admin").args(["cloud", "register", "--id", &s.cloud_a, "--name", "again"]).run().expect(exit::CONFLICT);
-    s.cli_a("admin")
+    s.cli_a("operator").args(["cloud", "show", &s.cloud_a]).run().expect(exit::OK);
+    s.cli_a("operator").args(["vm", "show", &unique("no-such-vm")]).run().expect(exit::NOT_FOUND);
+    s.cli_a("manager").args(["cloud", "register", "--id", &s.cloud_a, "--name", "again"]).run().expect(exit::CONFLICT);
+    s.cli_a("manager")
         .args([
             "host",
             "register",

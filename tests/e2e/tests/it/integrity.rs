@@ -10,7 +10,7 @@ use vmledger_e2e::{Image, Scenario, block_on, exit, unique};
 /// A migration of `vm` to host B indicated with `image`'s hash; returns its id.
 fn indicated(s: &Scenario, vm: &str, image: &Image) -> String {
     let started = s
-        .cli_a("user")
+        .cli_a("operator")
         .args(["--json", "migrate", "start", "--vm", vm, "--to-host", &s.host_b, "--image", image.path_str()])
         .run()
         .expect(exit::OK)
@@ -39,13 +39,13 @@ fn a_tampered_image_sent_to_the_agent_is_rejected_on_the_ledger() {
     let tampered = image.tampered(tmp.path());
     let vm = s.given_a_vm(&image);
     let agent = s
-        .cli_b("user")
+        .cli_b("operator")
         .args(["--json", "agent", "--listen", "127.0.0.1:0", "--dir", tmp.path().join("agent").to_str().expect("path")])
         .start_agent();
 
     let id = indicated(&s, &vm, &image);
     let sent = s
-        .cli_a("user")
+        .cli_a("operator")
         .args(["--json", "migrate", "send", &id, "--image", tampered.path_str(), "--to-agent", &agent.url])
         .run()
         .expect(exit::REJECTED)
@@ -68,7 +68,7 @@ fn a_tampered_image_in_the_folder_is_rejected_by_the_destination() {
     let vm = s.given_a_vm(&image);
     let id = indicated(&s, &vm, &image);
     let confirmed = s
-        .cli_b("user")
+        .cli_b("operator")
         .args(["--json", "migrate", "confirm", &id, "--image", tampered.path_str()])
         .run()
         .expect(exit::REJECTED)
@@ -85,7 +85,7 @@ fn a_truncated_upload_is_rejected_never_accepted() {
     let image = Image::make(tmp.path(), &unique("image"), 1 << 20);
     let vm = s.given_a_vm(&image);
     let agent = s
-        .cli_b("user")
+        .cli_b("operator")
         .args(["--json", "agent", "--listen", "127.0.0.1:0", "--dir", tmp.path().join("agent").to_str().expect("path")])
         .start_agent();
     let id = indicated(&s, &vm, &image);

@@ -52,12 +52,12 @@ fn a_vm_moves_through_the_destination_agent_at_a_capped_rate() {
     let image = Image::make(tmp.path(), &unique("image"), 8 << 20);
     let vm = s.given_a_vm(&image);
     let agent = s
-        .cli_b("user")
+        .cli_b("operator")
         .args(["--json", "agent", "--listen", "127.0.0.1:0", "--dir", tmp.path().join("agent").to_str().expect("path")])
         .start_agent();
 
     let report = s
-        .cli_a("user")
+        .cli_a("operator")
         .args(["--json", "migrate", "run", "--vm", &vm, "--to-host", &s.host_b, "--image", image.path_str()])
         .args(["--to-agent", &agent.url, "--rate-limit", "200Mbit"])
         .run()
