@@ -132,7 +132,6 @@ async fn handle(agent: Arc<Agent>, request: Request<Incoming>) -> Result<Answer,
             }
         }
         _ => problem_answer(&problem(
-            StatusCode::NOT_FOUND,
             "ROUTE_NOT_FOUND",
             format!("no route for {} {}", request.method(), request.uri().path()),
         )),
@@ -156,15 +155,11 @@ impl Drop for Claim<'_> {
 
 async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<Receipt, Problem> {
     if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(problem(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("`{id}` is not a migration id")));
+        return Err(problem("BAD_REQUEST", format!("`{id}` is not a migration id")));
     }
     let claimed = agent.receiving.lock().map(|mut r| r.insert(id.to_owned())).unwrap_or(false);
     if !claimed {
-        return Err(problem(
-            StatusCode::CONFLICT,
-            "BUSY",
-            format!("an image for migration {id} is already being received"),
-        ));
+        return Err(problem("BUSY", format!("an image for migration {id} is already being received")));
     }
     let _claim = Claim { agent, id: id.to_owned() };
     let declared: Option<u64> =
@@ -221,7 +216,6 @@ async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<
     if migration.status != MigrationStatus::Indicated {
         let _ = tokio::fs::remove_file(&part).await;
         return Err(problem(
-            StatusCode::CONFLICT,
             "CONFLICT",
             format!("migration {id} is already {}; nothing to confirm", status_name(migration.status)),
         ));
@@ -277,7 +271,6 @@ async fn lookup(ledger: VmLedger, id: String, timeout: Duration) -> Result<Migra
             Err(e) if e.contract_error().is_some_and(|c| c.code() == "NOT_FOUND") => {
                 if Instant::now() >= deadline {
                     return Err(problem(
-                        StatusCode::NOT_FOUND,
                         "NOT_FOUND",
                         format!("migration {id} was not indicated on the ledger within {} s", timeout.as_secs()),
                     ));
@@ -295,7 +288,12 @@ fn status_name(status: MigrationStatus) -> String {
     serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
-fn problem(status: StatusCode, code: &str, detail: String) -> Problem {
+/// A problem document with `code`; its HTTP status is the one the vocabulary gives the code, as the
+/// proxy answers it.
+fn problem(code: &str, detail: String) -> Problem {
+    let status = vmledger_contract::vocabulary::code(code)
+        .and_then(|c| StatusCode::from_u16(c.http_status).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     Problem {
         kind: format!("urn:vmledger:problem:{code}"),
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
@@ -307,29 +305,21 @@ fn problem(status: StatusCode, code: &str, detail: String) -> Problem {
 }
 
 fn internal(detail: String) -> Problem {
-    problem(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", detail)
+    problem("INTERNAL", detail)
 }
 
 /// An SDK error as the agent's problem: contract codes keep their code and details.
 fn from_sdk(e: &Error) -> Problem {
     let mut p = match e {
         Error::Contract { error, .. } => {
-            let status = match error.code() {
-                "UNAUTHORIZED" => StatusCode::FORBIDDEN,
-                "NOT_FOUND" => StatusCode::NOT_FOUND,
-                "CONFLICT" | "ALREADY_EXISTS" => StatusCode::CONFLICT,
-                "INVALID_ARGUMENT" => StatusCode::BAD_REQUEST,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            let mut p = problem(status, error.code(), error.to_string());
+            let mut p = problem(error.code(), error.to_string());
             p.details = error.to_wire().details;
             p
         }
         Error::Unreachable { .. } | Error::Timeout { .. } | Error::Network { .. } => {
-            problem(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", format!("the ledger is unavailable: {e}"))
+            problem("UNAVAILABLE", format!("the ledger is unavailable: {e}"))
         }
-        Error::Invalid { validation_code, .. } => problem(StatusCode::CONFLICT, validation_code, e.to_string()),
-        _ => problem(StatusCode::BAD_GATEWAY, e.code(), e.to_string()),
+        _ => problem(e.code(), e.to_string()),
     };
     p.tx_id = e.tx_id().map(str::to_owned);
     p

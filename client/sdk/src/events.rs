@@ -7,7 +7,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
-use vmledger_contract::model::{Cloud, Host, Migration, VirtualMachine};
+use vmledger_contract::model::Migration;
+use vmledger_contract::vocabulary::ContractEvent;
 
 use crate::error::{Error, Problem, Result, Step};
 use crate::gateway::{Contract, expect_ok};
@@ -25,54 +26,21 @@ pub struct ChaincodeEvent {
     pub payload: serde_json::Value,
 }
 
-/// A chaincode event decoded into the record it carries.
-#[derive(Debug, Clone, PartialEq)]
-pub enum DomainEvent {
-    CloudRegistered(Cloud),
-    HostRegistered(Host),
-    HostUpdated(Host),
-    VmRegistered(VirtualMachine),
-    RegulationSet(VirtualMachine),
-    MigrationIndicated(Migration),
-    MigrationConfirmed(Migration),
-    MigrationRejected(Migration),
-    MigrationCancelled(Migration),
-    /// An event this SDK does not know (or whose payload did not decode).
-    Other {
-        name: String,
-        payload: serde_json::Value,
-    },
-}
-
 impl ChaincodeEvent {
-    /// The record carried by the event.
-    pub fn decode(&self) -> DomainEvent {
-        fn as_<T: serde::de::DeserializeOwned>(p: &serde_json::Value) -> Option<T> {
-            serde_json::from_value(p.clone()).ok()
-        }
-        let p = &self.payload;
-        let decoded = match self.event_name.as_str() {
-            "CloudRegistered" => as_(p).map(DomainEvent::CloudRegistered),
-            "HostRegistered" => as_(p).map(DomainEvent::HostRegistered),
-            "HostUpdated" => as_(p).map(DomainEvent::HostUpdated),
-            "VmRegistered" => as_(p).map(DomainEvent::VmRegistered),
-            "RegulationSet" => as_(p).map(DomainEvent::RegulationSet),
-            "MigrationIndicated" => as_(p).map(DomainEvent::MigrationIndicated),
-            "MigrationConfirmed" => as_(p).map(DomainEvent::MigrationConfirmed),
-            "MigrationRejected" => as_(p).map(DomainEvent::MigrationRejected),
-            "MigrationCancelled" => as_(p).map(DomainEvent::MigrationCancelled),
-            _ => None,
-        };
-        decoded.unwrap_or_else(|| DomainEvent::Other { name: self.event_name.clone(), payload: p.clone() })
+    /// The record carried by the event, typed by the contract's own event table; `None` for an
+    /// event this contract does not emit (or a payload that does not decode as its type).
+    pub fn decode(&self) -> Option<ContractEvent> {
+        let payload = self.payload.to_string();
+        ContractEvent::decode(&self.event_name, &payload).and_then(Result::ok)
     }
 
     /// The migration this event is about, for migration events.
     pub fn migration(&self) -> Option<Migration> {
-        match self.decode() {
-            DomainEvent::MigrationIndicated(m)
-            | DomainEvent::MigrationConfirmed(m)
-            | DomainEvent::MigrationRejected(m)
-            | DomainEvent::MigrationCancelled(m) => Some(m),
+        match self.decode()? {
+            ContractEvent::MigrationIndicated(m)
+            | ContractEvent::MigrationConfirmed(m)
+            | ContractEvent::MigrationRejected(m)
+            | ContractEvent::MigrationCancelled(m) => Some(m),
             _ => None,
         }
     }
@@ -331,7 +299,7 @@ mod tests {
             event_name: "Something".into(),
             payload: serde_json::json!({"x": 1}),
         };
-        assert!(matches!(e.decode(), DomainEvent::Other { .. }));
+        assert!(e.decode().is_none());
         assert!(e.migration().is_none());
     }
 }

@@ -44,7 +44,7 @@ pub mod transfer;
 pub mod workflow;
 
 pub use error::{Error, Problem, Result, Step};
-pub use events::{ChaincodeEvent, DomainEvent, EventStream, StartAt};
+pub use events::{ChaincodeEvent, EventStream, StartAt};
 pub use gateway::{
     ChainInfo, Committed, Contract, Gateway, GatewayBuilder, Network, Pending, RetryPolicy, Timeouts, Timings, TxState,
     TxStatus,

@@ -30,17 +30,8 @@ use vmledger_client::{Members, Profile, VmLedger};
 use vmledger_contract::model::{Allowed, Prices, Regulation, Resources};
 use vmledger_contract::msg;
 
-/// Exit codes of the CLI (client/README.md).
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const USAGE: i32 = 2;
-    pub const DENIED: i32 = 3;
-    pub const REJECTED: i32 = 4;
-    pub const UNREACHABLE: i32 = 5;
-    pub const UNAUTHENTICATED: i32 = 6;
-    pub const NOT_FOUND: i32 = 7;
-    pub const CONFLICT: i32 = 8;
-}
+/// Exit codes of the CLI: the contract's vocabulary.
+pub use vmledger_contract::vocabulary::exit;
 
 /// The running network, as members.json describes it.
 #[derive(Debug, Clone)]
@@ -175,11 +166,14 @@ impl Ran {
     }
 
     /// Asserts the exit code, showing the output when it differs.
-    pub fn expect(self, code: i32) -> Ran {
+    pub fn expect(self, code: u8) -> Ran {
         assert_eq!(
-            self.code, code,
+            self.code,
+            i32::from(code),
             "exit code {} (expected {code})\nstdout:\n{}\nstderr:\n{}",
-            self.code, self.stdout, self.stderr
+            self.code,
+            self.stdout,
+            self.stderr
         );
         self
     }

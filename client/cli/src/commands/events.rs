@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use vmledger_client::rows::EventRow;
-use vmledger_client::{ChaincodeEvent, DomainEvent, StartAt};
+use vmledger_client::{ChaincodeEvent, StartAt};
+use vmledger_contract::vocabulary::ContractEvent;
 
 use crate::args::EventsArgs;
 use crate::context::Ctx;
@@ -55,11 +56,14 @@ fn wanted(args: &EventsArgs, event: &ChaincodeEvent) -> bool {
 }
 
 fn line(e: &ChaincodeEvent) -> String {
-    let what = match e.decode() {
-        DomainEvent::MigrationIndicated(m)
-        | DomainEvent::MigrationConfirmed(m)
-        | DomainEvent::MigrationRejected(m)
-        | DomainEvent::MigrationCancelled(m) => format!(
+    let Some(event) = e.decode() else {
+        return format!("{:>8}  {:<20} {}  (tx {})", e.id, e.event_name, e.payload, short(&e.tx_id));
+    };
+    let what = match event {
+        ContractEvent::MigrationIndicated(m)
+        | ContractEvent::MigrationConfirmed(m)
+        | ContractEvent::MigrationRejected(m)
+        | ContractEvent::MigrationCancelled(m) => format!(
             "migration {} of VM {}: {}/{} -> {}/{} {}",
             short(&m.id),
             m.vm_id,
@@ -69,14 +73,13 @@ fn line(e: &ChaincodeEvent) -> String {
             m.destination.host_id,
             wire(&m.status)
         ),
-        DomainEvent::CloudRegistered(c) => format!("cloud {} ({}) of {}", c.id, c.name, c.msp_id),
-        DomainEvent::HostRegistered(h) | DomainEvent::HostUpdated(h) => {
+        ContractEvent::CloudRegistered(c) => format!("cloud {} ({}) of {}", c.id, c.name, c.msp_id),
+        ContractEvent::HostRegistered(h) | ContractEvent::HostUpdated(h) => {
             format!("host {} of {} in {} managed by {}", h.id, h.cloud_id, h.country, h.organizations.join(","))
         }
-        DomainEvent::VmRegistered(v) | DomainEvent::RegulationSet(v) => {
+        ContractEvent::VmRegistered(v) | ContractEvent::RegulationSet(v) => {
             format!("VM {} of {} on {}", v.id, v.cloud_id, v.host_id)
         }
-        DomainEvent::Other { payload, .. } => payload.to_string(),
     };
     format!("{:>8}  {:<20} {}  (tx {})", e.id, e.event_name, what, short(&e.tx_id))
 }

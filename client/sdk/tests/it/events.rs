@@ -1,8 +1,9 @@
 //! The event feed: SSE parsing, typed events, resumption after a broken connection, problems.
 
 use serde_json::json;
-use vmledger_client::{DomainEvent, Error, Gateway, StartAt};
+use vmledger_client::{Error, Gateway, StartAt};
 use vmledger_contract::model::MigrationStatus;
+use vmledger_contract::vocabulary::ContractEvent;
 
 use vmledger_testkit::sample;
 use vmledger_testkit::{Reply, StandIn};
@@ -35,7 +36,7 @@ async fn events_arrive_typed_and_a_broken_stream_resumes_after_the_last_id() {
     let mut stream = contract(&stand_in.url).events(StartAt::Block(5));
     let first = stream.next().await.expect("first");
     assert_eq!(first.id, "5:0");
-    assert!(matches!(first.decode(), DomainEvent::MigrationIndicated(m) if m.vm_id == "vm-1"));
+    assert!(matches!(first.decode(), Some(ContractEvent::MigrationIndicated(m)) if m.vm_id == "vm-1"));
     let second = stream.next().await.expect("second, after a reconnect");
     assert_eq!(second.block_number, 6);
     assert_eq!(second.migration().map(|m| m.status), Some(MigrationStatus::Confirmed));
