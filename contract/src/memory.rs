@@ -237,7 +237,7 @@ impl Ledger for TxView<'_> {
         // Same transaction id, time and signer, on the other channel's committed state; what it
         // would write is discarded, as Fabric does.
         let tx = Tx { channel: channel.to_owned(), ..self.tx.clone() };
-        let view = TxView::new(other, tx);
+        let view = TxView::new(&other, tx);
         Box::pin(crate::contract::execute(&view, function, argument)).await
     }
 }
