@@ -229,10 +229,8 @@ impl Ledger for TxView<'_> {
     }
 
     async fn query_channel(&self, channel: &str, function: &str, argument: &str) -> Result<String> {
-        let neighbours = self.store.neighbours.borrow();
-        let other = neighbours
-            .iter()
-            .find(|l| l.channel == channel)
+        let linked = self.store.neighbours.borrow().iter().find(|l| l.channel == channel).cloned();
+        let other = linked
             .ok_or_else(|| ContractError::Ledger { reason: format!("this peer has not joined channel `{channel}`") })?;
         // Same transaction id, time and signer, on the other channel's committed state; what it
         // would write is discarded, as Fabric does.
