@@ -2,7 +2,9 @@
 //! The wasm glue implements it over the real stub; tests use [`crate::memory::MemoryLedger`].
 //!
 //! Fabric semantics the contract relies on: reads see committed state, not this transaction's own
-//! writes; a transaction that fails writes nothing; one event per transaction (the last set wins).
+//! writes; a transaction that fails writes nothing; one event per transaction (the last set wins);
+//! a key's endorsement policy, once set, governs every later change of it (state-based endorsement,
+//! checked by every peer at commit); a query of another channel is read-only and unrecorded.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +18,8 @@ pub struct Tx {
     pub id: String,
     pub timestamp: Timestamp,
     pub caller: Caller,
+    /// The channel the transaction runs on.
+    pub channel: String,
 }
 
 /// The signer of a transaction as Fabric's client identity describes it.
@@ -71,4 +75,10 @@ pub trait Ledger {
     async fn history(&self, key: &str) -> Result<Vec<KeyVersion>>;
     /// The transaction's event; Fabric keeps one per transaction.
     fn set_event(&self, name: &str, payload: &str) -> Result<()>;
+    /// From now on, a change of `key` is valid only if endorsed by a peer of every member listed
+    /// (Fabric's key-level endorsement policy; the chaincode's own policy no longer applies to it).
+    async fn set_endorsers(&self, key: &str, msp_ids: &[String]) -> Result<()>;
+    /// Evaluates `function` of this chaincode on `channel`, on this same peer: read-only, its
+    /// answer's JSON text; a refusal there comes back as the contract's own error.
+    async fn query_channel(&self, channel: &str, function: &str, argument: &str) -> Result<String>;
 }

@@ -1,9 +1,12 @@
 //! An in-memory ledger with Fabric's transaction semantics, for tests without a chain: reads see
-//! committed state only; writes and the event are kept aside and applied when the transaction
-//! succeeds, discarded when it fails; every committed write is kept as the key's history.
+//! committed state only; writes, key-level endorsement policies and the event are kept aside and
+//! applied when the transaction succeeds, discarded when it fails; every committed write is kept as
+//! the key's history. Ledgers of other channels on "the same peer" can be linked, for the
+//! contract's read-only cross-channel queries.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use chrono::{Duration, TimeZone, Utc};
 
@@ -26,6 +29,11 @@ pub struct Outcome {
     /// Key → new value (`None` for a delete).
     pub writes: BTreeMap<String, Option<String>>,
     pub event: Option<Event>,
+    /// Members whose endorsement Fabric would require of this transaction at commit: every member
+    /// of the committed key-level policy of each key it writes.
+    pub endorsers: BTreeSet<String>,
+    /// Keys it writes that have no key-level policy yet (the chaincode's own policy governs them).
+    pub unowned_writes: BTreeSet<String>,
 }
 
 /// The world state, its history, and a clock that moves one second per transaction.
@@ -36,15 +44,36 @@ pub struct MemoryLedger {
     events: RefCell<Vec<Event>>,
     clock: RefCell<i64>,
     tx_count: RefCell<u64>,
+    /// Committed key-level endorsement policies: key → members that must all endorse.
+    policies: RefCell<BTreeMap<String, Vec<String>>>,
+    /// The channel this ledger is (empty: the federation).
+    channel: String,
+    /// Ledgers of other channels on the same peer.
+    neighbours: RefCell<Vec<Rc<MemoryLedger>>>,
 }
 
 impl MemoryLedger {
-    /// An empty ledger whose clock starts at 2026-01-01T00:00:00Z.
+    /// An empty federation ledger whose clock starts at 2026-01-01T00:00:00Z.
     pub fn new() -> Self {
-        let ledger = Self::default();
+        Self::on_channel(crate::vocabulary::FEDERATION_CHANNEL)
+    }
+
+    /// An empty ledger of `channel`, its clock at 2026-01-01T00:00:00Z.
+    pub fn on_channel(channel: &str) -> Self {
+        let ledger = Self { channel: channel.to_owned(), ..Self::default() };
         *ledger.clock.borrow_mut() =
             Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().map_or(0, |t| t.timestamp_millis());
         ledger
+    }
+
+    /// Makes `other` (another channel) reachable by this ledger's cross-channel queries.
+    pub fn link(&self, other: Rc<MemoryLedger>) {
+        self.neighbours.borrow_mut().push(other);
+    }
+
+    /// The committed key-level endorsement policy of `key`.
+    pub fn endorsers_of(&self, key: &str) -> Option<Vec<String>> {
+        self.policies.borrow().get(key).cloned()
     }
 
     /// The time the next transaction will carry.
@@ -64,16 +93,35 @@ impl MemoryLedger {
             *count += 1;
             *count
         };
-        let tx = Tx { id: format!("{tx_number:064x}"), timestamp: self.now(), caller: caller.clone() };
+        let tx = Tx {
+            id: format!("{tx_number:064x}"),
+            timestamp: self.now(),
+            caller: caller.clone(),
+            channel: self.channel.clone(),
+        };
         self.advance(Duration::seconds(1));
-        let view = TxView { store: self, tx, writes: RefCell::default(), event: RefCell::default() };
+        let view = TxView::new(self, tx);
         let result = crate::contract::execute(&view, function, argument).await;
         let writes = view.writes.into_inner();
         let event = view.event.into_inner();
+        let set_policies = view.policies.into_inner();
+        let (mut endorsers, mut unowned_writes) = (BTreeSet::new(), BTreeSet::new());
+        {
+            let policies = self.policies.borrow();
+            for key in writes.keys().chain(set_policies.keys()) {
+                match policies.get(key) {
+                    Some(members) => endorsers.extend(members.iter().cloned()),
+                    None => {
+                        unowned_writes.insert(key.clone());
+                    }
+                }
+            }
+        }
         if result.is_ok() {
             self.commit(&view.tx, &writes, event.as_ref());
+            self.policies.borrow_mut().extend(set_policies);
         }
-        Outcome { result, writes, event }
+        Outcome { result, writes, event, endorsers, unowned_writes }
     }
 
     fn commit(&self, tx: &Tx, writes: &BTreeMap<String, Option<String>>, event: Option<&Event>) {
@@ -116,6 +164,13 @@ struct TxView<'a> {
     tx: Tx,
     writes: RefCell<BTreeMap<String, Option<String>>>,
     event: RefCell<Option<Event>>,
+    policies: RefCell<BTreeMap<String, Vec<String>>>,
+}
+
+impl<'a> TxView<'a> {
+    fn new(store: &'a MemoryLedger, tx: Tx) -> Self {
+        TxView { store, tx, writes: RefCell::default(), event: RefCell::default(), policies: RefCell::default() }
+    }
 }
 
 impl Ledger for TxView<'_> {
@@ -163,5 +218,24 @@ impl Ledger for TxView<'_> {
         *self.event.borrow_mut() =
             Some(Event { tx_id: self.tx.id.clone(), name: name.to_owned(), payload: payload.to_owned() });
         Ok(())
+    }
+
+    async fn set_endorsers(&self, key: &str, msp_ids: &[String]) -> Result<()> {
+        if msp_ids.is_empty() {
+            return Err(ContractError::Ledger { reason: format!("an endorsement policy for `{key}` names nobody") });
+        }
+        self.policies.borrow_mut().insert(key.to_owned(), msp_ids.to_vec());
+        Ok(())
+    }
+
+    async fn query_channel(&self, channel: &str, function: &str, argument: &str) -> Result<String> {
+        let linked = self.store.neighbours.borrow().iter().find(|l| l.channel == channel).cloned();
+        let other = linked
+            .ok_or_else(|| ContractError::Ledger { reason: format!("this peer has not joined channel `{channel}`") })?;
+        // Same transaction id, time and signer, on the other channel's committed state; what it
+        // would write is discarded, as Fabric does.
+        let tx = Tx { channel: channel.to_owned(), ..self.tx.clone() };
+        let view = TxView::new(&other, tx);
+        Box::pin(crate::contract::execute(&view, function, argument)).await
     }
 }

@@ -13,6 +13,12 @@ use serde::Serialize;
 
 pub use crate::contract::{ContractEvent, EVENTS, FUNCTIONS, calls};
 
+/// The chaincode's name, on every channel it runs on.
+pub const CHAINCODE: &str = "vmledger";
+/// The channel every member keeps (BASICS' consortium chain); any other channel the contract runs
+/// on is one member's local chain.
+pub const FEDERATION_CHANNEL: &str = "federation";
+
 /// Whether a function changes the ledger (submitted: endorsed, ordered, committed) or only reads it
 /// (evaluated on one peer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -39,6 +39,19 @@ extern "C" {
 
     #[wasm_bindgen(method, catch, js_name = setEvent)]
     fn set_event(this: &Stub, name: &str, payload: &str) -> std::result::Result<(), JsValue>;
+
+    /// `msp_ids` as a JSON list.
+    #[wasm_bindgen(method, catch, js_name = setEndorsers)]
+    async fn set_endorsers(this: &Stub, key: &str, msp_ids: &str) -> std::result::Result<JsValue, JsValue>;
+
+    /// The other channel's answer as JSON text; a refusal rejects with the contract's wire JSON.
+    #[wasm_bindgen(method, catch, js_name = queryChannel)]
+    async fn query_channel(
+        this: &Stub,
+        channel: &str,
+        function: &str,
+        argument: &str,
+    ) -> std::result::Result<JsValue, JsValue>;
 }
 
 /// Runs one transaction. `tx` is the JSON of a [`Tx`] (id, timestamp, caller).
@@ -64,6 +77,12 @@ pub async fn invoke(
 #[wasm_bindgen]
 pub fn functions() -> String {
     serde_json::to_string(crate::vocabulary::FUNCTIONS).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The chaincode's name (for the host's calls to itself on another channel).
+#[wasm_bindgen]
+pub fn chaincode() -> String {
+    crate::vocabulary::CHAINCODE.to_owned()
 }
 
 struct StubLedger {
@@ -122,5 +141,23 @@ impl Ledger for StubLedger {
 
     fn set_event(&self, name: &str, payload: &str) -> Result<()> {
         self.stub.set_event(name, payload).map_err(|e| ledger_error("setEvent", e))
+    }
+
+    async fn set_endorsers(&self, key: &str, msp_ids: &[String]) -> Result<()> {
+        let list = serde_json::to_string(msp_ids).map_err(|e| ContractError::Ledger { reason: e.to_string() })?;
+        self.stub.set_endorsers(key, &list).await.map_err(|e| ledger_error("setStateValidationParameter", e))?;
+        Ok(())
+    }
+
+    async fn query_channel(&self, channel: &str, function: &str, argument: &str) -> Result<String> {
+        match self.stub.query_channel(channel, function, argument).await {
+            Ok(answer) => Ok(answer.as_string().unwrap_or_default()),
+            // The other channel's contract refused: its own wire error, passed on as it is.
+            Err(refusal) => Err(refusal
+                .as_string()
+                .and_then(|wire| serde_json::from_str::<crate::WireError>(&wire).ok())
+                .and_then(|wire| ContractError::from_wire(&wire))
+                .unwrap_or_else(|| ledger_error(&format!("query of {channel}"), refusal))),
+        }
     }
 }

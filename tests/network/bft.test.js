@@ -2,7 +2,8 @@
 /**
  * SmartBFT ordering (Fabric 3): a federation of 2 members with 2 orderers each (4 consenters,
  * f = 1) keeps ordering with one orderer stopped. Starts its own network in a temporary run folder
- * on its own ports (base 8000), beside the main one, and removes it afterwards.
+ * on its own ports (1000 above the main network's base, VMLEDGER_NET_BASE_PORT or 7000), beside
+ * the main one, and removes it afterwards.
  */
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -22,8 +23,9 @@ describe('SmartBFT with 4 consenters', { timeout: 600000, skip: !fabricRelease()
     let fabric;
 
     before(async () => {
-      await vmledgerNet(['up', '--orgs', '2', '--orderers-per-member', '2', '--consensus', 'bft', '--base-port', '8000'],
-        env);
+      const base = Number(process.env.VMLEDGER_NET_BASE_PORT ?? 7000) + 1000;
+      await vmledgerNet(['up', '--orgs', '2', '--orderers-per-member', '2', '--consensus', 'bft',
+        '--base-port', String(base)], env);
       fabric = new Fabric(loadNetwork(run));
     });
 

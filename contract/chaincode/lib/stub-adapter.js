@@ -2,6 +2,9 @@
 // The contract's view of Fabric: the few calls of its Ledger trait (contract/src/ledger.rs) over
 // fabric-shim's ChaincodeStub, with strings in and strings out so the wasm boundary stays simple.
 
+const {KeyEndorsementPolicy} = require('fabric-shim');
+const wasm = require('./wasm');
+
 const utf8 = new TextDecoder('utf-8');
 
 function text(bytes) {
@@ -71,6 +74,25 @@ class StubAdapter {
     setEvent(name, payload) {
         this.stub.setEvent(name, Buffer.from(payload, 'utf8'));
     }
+
+    /** Key-level endorsement: a peer of every listed member must endorse any later change of KEY. */
+    async setEndorsers(key, mspIdsJson) {
+        const policy = new KeyEndorsementPolicy();
+        policy.addOrgs('PEER', ...JSON.parse(mspIdsJson));
+        await this.stub.setStateValidationParameter(key, policy.getPolicy());
+    }
+
+    /**
+     * Evaluates FUNCTION of this chaincode on CHANNEL (same peer; read-only). Resolves with the answer's
+     * text; rejects with the other contract's wire error (JSON text) when it refuses.
+     */
+    async queryChannel(channel, fn, argument) {
+        const response = await this.stub.invokeChaincode(wasm.chaincode(), [fn, argument], channel);
+        const payload = text(response.payload) ?? '';
+        if (response.status === 200) return payload;
+        const message = response.message ?? payload;
+        throw message.startsWith('{') ? message : new Error(`${fn} on ${channel}: ${message}`);
+    }
 }
 
 /** The transaction's context as the contract's `Tx` (contract/src/ledger.rs). */
@@ -84,6 +106,7 @@ function txContext(ctx) {
         id: ctx.stub.getTxID(),
         timestamp: rfc3339(ctx.stub.getTxTimestamp()),
         caller: {mspId: identity.getMSPID(), id: identity.getID(), attributes},
+        channel: ctx.stub.getChannelID(),
     });
 }
 

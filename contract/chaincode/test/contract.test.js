@@ -8,14 +8,19 @@ const {VmLedgerContract} = require('..');
 
 // fabric-shim's logger logs and swallows uncaught exceptions; a test must fail on them instead.
 process.removeAllListeners('uncaughtException');
-const {rfc3339} = require('../lib/stub-adapter');
+const {KeyEndorsementPolicy} = require('fabric-shim');
+const {StubAdapter, rfc3339, txContext} = require('../lib/stub-adapter');
 const {MemoryWorld} = require('./memory-stub');
 
 const HASH = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
 const OTHER_HASH = 'a'.repeat(64);
-const ORG1_ADMIN = {mspId: 'Org1MSP', id: 'x509::/C=US/OU=admin/CN=Admin@org1.vmledger.local::/C=US/CN=ca.org1'};
-const ORG1_USER = {mspId: 'Org1MSP', id: 'x509::/C=US/OU=client/CN=User1@org1.vmledger.local::/C=US/CN=ca.org1'};
-const ORG2_ADMIN = {mspId: 'Org2MSP', id: 'x509::/C=US/OU=admin/CN=Admin@org2.vmledger.local::/C=US/CN=ca.org2'};
+/** A member's identity as its CA issues it: NodeOU client, the vmledger role a certificate attribute. */
+const identity = (mspId, name, role) => ({
+    mspId, id: `x509::/C=US/OU=client/CN=${name}::/C=US/CN=ca.${mspId}`, attrs: {'vmledger.role': role},
+});
+const ORG1_MANAGER = identity('Org1MSP', 'manager', 'manager');
+const ORG1_OPERATOR = identity('Org1MSP', 'operator', 'operator');
+const ORG2_MANAGER = identity('Org2MSP', 'manager', 'manager');
 
 /** Runs one transaction through the host; commits it only if it succeeds, like Fabric. */
 async function submit(world, caller, fn, request) {
@@ -36,12 +41,12 @@ async function federation() {
     const world = new MemoryWorld();
     const capacity = {cpuCores: 8, memoryMib: 16384, networkMbps: 1000, ioMbps: 1000};
     const steps = [
-        [ORG1_ADMIN, 'RegisterCloud', {id: 'cloud-a', name: 'Cloud A'}],
-        [ORG2_ADMIN, 'RegisterCloud', {id: 'cloud-b', name: 'Cloud B'}],
-        [ORG1_ADMIN, 'RegisterHost', {id: 'a-jp-1', cloudId: 'cloud-a', country: 'JP', organizations: ['CompanyA'], capacity}],
-        [ORG2_ADMIN, 'RegisterHost', {id: 'b-gb-1', cloudId: 'cloud-b', country: 'GB', organizations: ['CompanyB'], capacity}],
-        [ORG2_ADMIN, 'RegisterHost', {id: 'b-de-1', cloudId: 'cloud-b', country: 'DE', organizations: ['CompanyA'], capacity}],
-        [ORG1_USER, 'RegisterVm', {id: 'vm1', cloudId: 'cloud-a', hostId: 'a-jp-1', imageHash: HASH,
+        [ORG1_MANAGER, 'RegisterCloud', {id: 'cloud-a', name: 'Cloud A'}],
+        [ORG2_MANAGER, 'RegisterCloud', {id: 'cloud-b', name: 'Cloud B'}],
+        [ORG1_MANAGER, 'RegisterHost', {id: 'a-jp-1', cloudId: 'cloud-a', country: 'JP', organizations: ['CompanyA'], capacity}],
+        [ORG2_MANAGER, 'RegisterHost', {id: 'b-gb-1', cloudId: 'cloud-b', country: 'GB', organizations: ['CompanyB'], capacity}],
+        [ORG2_MANAGER, 'RegisterHost', {id: 'b-de-1', cloudId: 'cloud-b', country: 'DE', organizations: ['CompanyA'], capacity}],
+        [ORG1_OPERATOR, 'RegisterVm', {id: 'vm1', cloudId: 'cloud-a', hostId: 'a-jp-1', imageHash: HASH,
             requirements: {cpuCores: 2, memoryMib: 4096, networkMbps: 100, ioMbps: 100},
             regulation: {countries: ['JP', 'GB'], organizations: ['CompanyA', 'CompanyB']}}],
     ];
@@ -80,16 +85,16 @@ test('timestamps keep their nanoseconds', () => {
 
 test('a migration across clouds is indicated, confirmed and moves the VM', async () => {
     const world = await federation();
-    const indicated = await submit(world, ORG1_USER, 'Migrate', {vmId: 'vm1', destinationHostId: 'b-gb-1', imageHash: HASH});
+    const indicated = await submit(world, ORG1_OPERATOR, 'Migrate', {vmId: 'vm1', destinationHostId: 'b-gb-1', imageHash: HASH});
     assert.equal(indicated.answer.status, 'indicated');
     assert.equal(indicated.answer.scope, 'inter');
     assert.equal(indicated.answer.id, indicated.ctx.stub.getTxID());
     assert.equal(indicated.ctx.event.name, 'MigrationIndicated');
 
-    const confirmed = await submit(world, ORG2_ADMIN, 'ConfirmMigration', {migrationId: indicated.answer.id, observedHash: HASH});
+    const confirmed = await submit(world, ORG2_MANAGER, 'ConfirmMigration', {migrationId: indicated.answer.id, observedHash: HASH});
     assert.equal(confirmed.answer.status, 'confirmed');
     assert.equal(confirmed.ctx.event.name, 'MigrationConfirmed');
-    const {answer: vm} = await submit(world, ORG2_ADMIN, 'GetVm', {id: 'vm1'});
+    const {answer: vm} = await submit(world, ORG2_MANAGER, 'GetVm', {id: 'vm1'});
     assert.equal(vm.hostId, 'b-gb-1');
     assert.equal(vm.since, confirmed.answer.closedAt);
     assert.match(vm.since, /\.000000005Z$/);
@@ -97,12 +102,12 @@ test('a migration across clouds is indicated, confirmed and moves the VM', async
 
 test('a wrong hash is committed as a rejection and the VM stays', async () => {
     const world = await federation();
-    const {answer: m} = await submit(world, ORG1_USER, 'Migrate', {vmId: 'vm1', destinationHostId: 'b-gb-1', imageHash: HASH});
-    const rejected = await submit(world, ORG2_ADMIN, 'ConfirmMigration', {migrationId: m.id, observedHash: OTHER_HASH});
+    const {answer: m} = await submit(world, ORG1_OPERATOR, 'Migrate', {vmId: 'vm1', destinationHostId: 'b-gb-1', imageHash: HASH});
+    const rejected = await submit(world, ORG2_MANAGER, 'ConfirmMigration', {migrationId: m.id, observedHash: OTHER_HASH});
     assert.equal(rejected.answer.status, 'rejected');
     assert.equal(rejected.answer.observedHash, OTHER_HASH);
     assert.equal(rejected.ctx.event.name, 'MigrationRejected');
-    const {answer: vm} = await submit(world, ORG2_ADMIN, 'GetVm', {id: 'vm1'});
+    const {answer: vm} = await submit(world, ORG2_MANAGER, 'GetVm', {id: 'vm1'});
     assert.equal(vm.hostId, 'a-jp-1');
     assert.equal(vm.status, 'running');
 });
@@ -110,7 +115,7 @@ test('a wrong hash is committed as a rejection and the VM stays', async () => {
 test('a refusal is thrown as the wire JSON, writes nothing and emits nothing', async () => {
     const world = await federation();
     const before = new Map(world.state);
-    const {error, ctx} = await submit(world, ORG1_USER, 'Migrate', {vmId: 'vm1', destinationHostId: 'b-de-1', imageHash: HASH});
+    const {error, ctx} = await submit(world, ORG1_OPERATOR, 'Migrate', {vmId: 'vm1', destinationHostId: 'b-de-1', imageHash: HASH});
     assert.equal(error.code, 'POLICY_DENIED');
     assert.equal(error.details.reasons[0].country, 'DE');
     assert.match(error.message, /country DE not in allowed countries \[JP, GB\]/);
@@ -120,7 +125,7 @@ test('a refusal is thrown as the wire JSON, writes nothing and emits nothing', a
 });
 
 test('an unknown function is NOT_FOUND in the same wire form', async () => {
-    const {error} = await submit(await federation(), ORG1_USER, 'Teleport', {});
+    const {error} = await submit(await federation(), ORG1_OPERATOR, 'Teleport', {});
     assert.deepEqual({code: error.code, details: error.details}, {code: 'NOT_FOUND', details: {kind: 'function', id: 'Teleport'}});
 });
 
@@ -128,17 +133,34 @@ test('listings page through the range with bookmarks, and history reads oldest f
     const world = await federation();
     const ids = [];
     for (let i = 0; i < 3; i += 1) {
-        const {answer: m} = await submit(world, ORG1_USER, 'Migrate', {vmId: 'vm1', destinationHostId: 'b-gb-1', imageHash: HASH});
-        await submit(world, ORG1_USER, 'CancelMigration', {migrationId: m.id});
+        const {answer: m} = await submit(world, ORG1_OPERATOR, 'Migrate', {vmId: 'vm1', destinationHostId: 'b-gb-1', imageHash: HASH});
+        await submit(world, ORG1_OPERATOR, 'CancelMigration', {migrationId: m.id});
         ids.push(m.id);
     }
-    const first = await submit(world, ORG2_ADMIN, 'ListMigrations', {vmId: 'vm1', pageSize: 2});
+    const first = await submit(world, ORG2_MANAGER, 'ListMigrations', {vmId: 'vm1', pageSize: 2});
     assert.deepEqual(first.answer.items.map((m) => m.id), ids.slice(0, 2));
-    const rest = await submit(world, ORG2_ADMIN, 'ListMigrations', {vmId: 'vm1', pageSize: 2, bookmark: first.answer.bookmark});
+    const rest = await submit(world, ORG2_MANAGER, 'ListMigrations', {vmId: 'vm1', pageSize: 2, bookmark: first.answer.bookmark});
     assert.deepEqual(rest.answer.items.map((m) => m.id), ids.slice(2));
 
-    await submit(world, ORG1_ADMIN, 'SetRegulation', {vmId: 'vm1', regulation: {countries: 'All', organizations: 'All'}});
-    const {answer: history} = await submit(world, ORG2_ADMIN, 'VmHistory', {id: 'vm1'});
+    await submit(world, ORG1_MANAGER, 'SetRegulation', {vmId: 'vm1', regulation: {countries: 'All', organizations: 'All'}});
+    const {answer: history} = await submit(world, ORG2_MANAGER, 'VmHistory', {id: 'vm1'});
     assert.deepEqual(history.regulationChanges.map((c) => c.regulation.countries), [['JP', 'GB'], 'All']);
     assert.equal(history.migrations.length, 3);
+});
+
+test('a key-level endorsement policy reaches Fabric naming every member given', async () => {
+    const ctx = new MemoryWorld().transaction(ORG1_MANAGER);
+    await new StubAdapter(ctx.stub).setEndorsers('vm/vm-1', JSON.stringify(['Org1MSP', 'Org2MSP']));
+    const policy = new KeyEndorsementPolicy(ctx.policies.get('vm/vm-1'));
+    assert.deepEqual(policy.listOrgs().sort(), ['Org1MSP', 'Org2MSP']);
+});
+
+test('the transaction context names the channel the contract runs on', () => {
+    const ctx = new MemoryWorld('local-org1').transaction(ORG1_OPERATOR);
+    assert.equal(JSON.parse(txContext(ctx)).channel, 'local-org1');
+});
+
+test('a query of a channel this peer has not joined is refused, not answered', async () => {
+    const ctx = new MemoryWorld().transaction(ORG1_OPERATOR);
+    await assert.rejects(new StubAdapter(ctx.stub).queryChannel('local-org9', 'GetVm', '{"id":"v"}'), /local-org9/);
 });

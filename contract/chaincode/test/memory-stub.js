@@ -16,7 +16,9 @@ function iteratorOf(items) {
 }
 
 class MemoryWorld {
-    constructor() {
+    constructor(channel = 'federation') {
+        this.channel = channel;
+        this.policies = new Map();
         this.state = new Map();
         this.history = new Map();
         this.events = [];
@@ -24,7 +26,7 @@ class MemoryWorld {
         this.seconds = 1_767_225_600; // 2026-01-01T00:00:00Z
     }
 
-    /** A context for one transaction by `caller` ({mspId, id}). */
+    /** A context for one transaction by `caller` ({mspId, id, attrs}). */
     transaction(caller) {
         this.txCount += 1;
         this.seconds += 1;
@@ -57,11 +59,17 @@ class MemoryContext {
             },
             getHistoryForKey: async (key) => iteratorOf([...(world.history.get(key) || [])].reverse()),
             setEvent: (name, payload) => { context.event = {name, payload: Buffer.from(payload).toString()}; },
+            getChannelID: () => world.channel,
+            setStateValidationParameter: async (key, policy) => { context.policies.set(key, Buffer.from(policy)); },
+            // No other channel here: cross-channel queries are tested on the Rust ledger and the network.
+            invokeChaincode: async (name, args, channel) => (
+                {status: 500, message: `this stand-in joined no channel ${channel}`, payload: Buffer.alloc(0)}),
         };
+        this.policies = new Map();
         this.clientIdentity = {
             getMSPID: () => caller.mspId,
             getID: () => caller.id,
-            attrs: {},
+            attrs: caller.attrs ?? {},
         };
     }
 
@@ -86,6 +94,7 @@ class MemoryContext {
         if (this.event) {
             this.world.events.push(this.event);
         }
+        for (const [key, policy] of this.policies) this.world.policies.set(key, policy);
     }
 }
 

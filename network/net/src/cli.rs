@@ -168,7 +168,7 @@ struct UpArgs {
     #[arg(long, default_value_t = 500)]
     max_message_count: u32,
     /// First port of the layout: member n uses base + 100 (n - 1) .. + 99.
-    #[arg(long, default_value_t = 7000)]
+    #[arg(long, env = "VMLEDGER_NET_BASE_PORT", default_value_t = 7000)]
     base_port: u16,
     /// The address every node listens on and advertises.
     #[arg(long, default_value = "127.0.0.1")]

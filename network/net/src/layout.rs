@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 
 /// The DNS-style domain of every node name (TLS certificates carry `peer0.org1.vmledger.local` too).
 pub const DOMAIN: &str = "vmledger.local";
-/// The chaincode every channel runs.
-pub const CHAINCODE: &str = "vmledger";
+/// The chaincode every channel runs (the contract's own name for itself).
+pub use vmledger_contract::vocabulary::CHAINCODE;
 /// The channel every member keeps: inter-cloud migrations (BASICS' consortium chain).
-pub const FEDERATION: &str = "federation";
+pub use vmledger_contract::vocabulary::FEDERATION_CHANNEL as FEDERATION;
 /// The most orderers one member may run on the federation channel.
 pub const MAX_ORDERERS_PER_MEMBER: u8 = 3;
 /// Members one network (one port block each) can hold.
