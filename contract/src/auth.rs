@@ -54,6 +54,16 @@ pub fn require_manager(caller: &Caller, action: &str) -> Result<()> {
     }
 }
 
+/// Only a member's application identities (any vmledger role) may `action`.
+pub fn require_role(caller: &Caller, action: &str) -> Result<()> {
+    if caller.role().is_some() {
+        Ok(())
+    } else {
+        Err(caller
+            .unauthorized(format!("only a member's application identity (with a `{ROLE_ATTRIBUTE}`) may {action}")))
+    }
+}
+
 /// Only the operator of the destination cloud may confirm or reject an arrival.
 pub fn require_destination(caller: &Caller, destination: &Cloud) -> Result<()> {
     require_operator(caller, destination, "confirm a migration into it")

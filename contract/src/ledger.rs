@@ -71,8 +71,8 @@ pub trait Ledger {
     /// Keys in `[start, end)`, at most `page_size` of them (all when 0), starting at `bookmark`.
     /// Paged reads are for queries only (Fabric refuses them in submitted transactions).
     async fn range(&self, start: &str, end: &str, page_size: u32, bookmark: Option<&str>) -> Result<RangePage>;
-    /// Every committed version of `key`, oldest first.
-    async fn history(&self, key: &str) -> Result<Vec<KeyVersion>>;
+    /// The newest `limit` committed versions of `key`, oldest of them first.
+    async fn history(&self, key: &str, limit: u32) -> Result<Vec<KeyVersion>>;
     /// The transaction's event; Fabric keeps one per transaction.
     fn set_event(&self, name: &str, payload: &str) -> Result<()>;
     /// From now on, a change of `key` is valid only if endorsed by a peer of every member listed

@@ -26,18 +26,22 @@
 
 pub mod auth;
 pub mod capacity;
+pub mod clock;
 pub mod contract;
 pub mod error;
 pub mod integrity;
 pub mod ledger;
 pub mod memory;
+pub mod migration;
 pub mod model;
 pub mod msg;
+pub mod ownership;
 pub mod policy;
 pub mod query;
 #[cfg(any(test, feature = "schema"))]
 pub mod schema;
 pub mod state;
+pub mod stays;
 pub mod validate;
 pub mod vocabulary;
 

@@ -44,6 +44,8 @@ pub struct MemoryLedger {
     events: RefCell<Vec<Event>>,
     clock: RefCell<i64>,
     tx_count: RefCell<u64>,
+    /// Entries read by transactions so far (values got, entries ranged, versions of history).
+    reads: RefCell<u64>,
     /// Committed key-level endorsement policies: key → members that must all endorse.
     policies: RefCell<BTreeMap<String, Vec<String>>>,
     /// The channel this ledger is (empty: the federation).
@@ -84,6 +86,17 @@ impl MemoryLedger {
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
         *self.clock.borrow_mut() += by.num_milliseconds();
+    }
+
+    /// Moves the clock back: the next transaction carries an earlier time, as a client forging its
+    /// proposal's timestamp would give it.
+    pub fn rewind(&self, by: Duration) {
+        *self.clock.borrow_mut() -= by.num_milliseconds();
+    }
+
+    /// How many entries transactions have read so far (to show that work is bounded).
+    pub fn reads(&self) -> u64 {
+        *self.reads.borrow()
     }
 
     /// Runs one transaction as `caller`, committing it if it succeeds.
@@ -179,6 +192,7 @@ impl Ledger for TxView<'_> {
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>> {
+        *self.store.reads.borrow_mut() += 1;
         Ok(self.store.state.borrow().get(key).cloned())
     }
 
@@ -207,11 +221,13 @@ impl Ledger for TxView<'_> {
         let limit = if page_size == 0 { usize::MAX } else { page_size as usize };
         let page: Vec<Entry> = entries.by_ref().take(limit).collect();
         let bookmark = entries.next().map(|next| next.key);
+        *self.store.reads.borrow_mut() += page.len() as u64;
         Ok(RangePage { entries: page, bookmark })
     }
 
-    async fn history(&self, key: &str) -> Result<Vec<KeyVersion>> {
-        Ok(self.store.history.borrow().get(key).cloned().unwrap_or_default())
+    async fn history(&self, key: &str, limit: u32) -> Result<Vec<KeyVersion>> {
+        let all = self.store.history.borrow().get(key).cloned().unwrap_or_default();
+        Ok(all[all.len().saturating_sub(limit as usize)..].to_vec())
     }
 
     fn set_event(&self, name: &str, payload: &str) -> Result<()> {

@@ -57,6 +57,8 @@ pub struct Host {
     /// Organisations that manage the host; at least one.
     pub organizations: Vec<String>,
     pub capacity: Resources,
+    /// When it was registered or last changed.
+    pub updated_at: Timestamp,
 }
 
 /// What is committed on a host: VMs running there, and VMs on their way there (reserved at `Migrate`).
@@ -184,6 +186,10 @@ pub enum MigrationStatus {
     Confirmed,
     Rejected,
     Cancelled,
+    /// The destination refused the Indication (no tamper evidence).
+    Declined,
+    /// Nobody confirmed before its deadline; its reservation is released.
+    Expired,
 }
 
 /// Who signed a transaction.
@@ -206,12 +212,32 @@ pub struct Migration {
     pub source: Placement,
     pub destination: Placement,
     pub scope: Scope,
-    /// The hash the source recorded before sending the image.
-    pub recorded_hash: String,
+    /// A live migration (a running guest's stream) rather than an image copied cold.
+    #[serde(default)]
+    pub live: bool,
+    /// The hash the source recorded before sending the image (cold), or when its stream ended
+    /// (live; absent until then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_hash: Option<String>,
+    /// HMAC-SHA256, keyed with the transfer key, over the same bytes as `recorded_hash`: what the
+    /// destination reproduces to prove it holds them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyed_digest: Option<String>,
+    /// Length of a live stream, recorded with its hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_bytes: Option<u64>,
+    /// When the source recorded a live stream's hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_recorded_at: Option<Timestamp>,
+    /// SHA-256 of the transfer key: the source gives the key to the destination with the image only;
+    /// its uploads are authenticated with it, and the destination reveals it to confirm.
+    pub transfer_key_hash: String,
     /// The VM's requirements at the time: what was reserved on the destination.
     pub requirements: Resources,
     pub status: MigrationStatus,
     pub indicated_at: Timestamp,
+    /// After this, the Indication no longer reserves the destination, and it can only expire.
+    pub expires_at: Timestamp,
     pub requested_by: Signer,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<Timestamp>,
@@ -220,8 +246,9 @@ pub struct Migration {
     /// The hash the destination computed; differs from `recorded_hash` on a rejection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_hash: Option<String>,
+    /// Why it was cancelled or declined, when the member said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_reason: Option<String>,
+    pub reason: Option<String>,
 }
 
 /// A stay of a VM on a host: the evidence for billing and SLA disputes. Open while `to` is absent.
@@ -268,9 +295,16 @@ pub struct RegulationChange {
 #[serde(rename_all = "camelCase")]
 pub struct VmHistory {
     pub vm: VirtualMachine,
+    /// Its migrations, oldest first (at most [`crate::query::MAX_HISTORY`]; `ListMigrations` pages
+    /// through all of them).
     pub migrations: Vec<Migration>,
+    /// Its stays, oldest first (at most [`crate::query::MAX_HISTORY`]).
     pub residencies: Vec<Residency>,
+    /// The changes of its regulation, from its newest [`crate::query::MAX_HISTORY`] versions.
     pub regulation_changes: Vec<RegulationChange>,
+    /// Whether a list was cut at [`crate::query::MAX_HISTORY`] (never silently).
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// One page of a listing; pass `bookmark` back to get the next, absent on the last page.

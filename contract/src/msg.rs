@@ -61,30 +61,66 @@ pub struct SetRegulation {
 }
 
 /// The Indication (`Migrate`), and the question `CheckMigration` asks about it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Migrate {
     pub vm_id: String,
     pub destination_host_id: String,
-    /// SHA-256 of the image as the source sends it. Optional for `CheckMigration` only.
+    /// SHA-256 of the image as the source sends it. A cold migration's Indication carries it; a live
+    /// one's does not (its stream's hash is recorded when the stream ends). Optional for
+    /// `CheckMigration`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_hash: Option<String>,
+    /// HMAC-SHA256 of the image keyed with the transfer key; with `imageHash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyed_digest: Option<String>,
+    /// SHA-256 of the transfer key (32 random bytes the source gives only to the destination, with
+    /// the image). Required by `Migrate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_key_hash: Option<String>,
+    /// A live migration of a running guest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub live: bool,
+    /// How long the Indication reserves the destination (default 3600 s, at most 86 400 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u32>,
 }
 
-/// The Confirmation: the destination reports the hash of what it received.
+/// A live stream's end, recorded by the source before the destination may confirm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordStreamHash {
+    pub migration_id: String,
+    /// SHA-256 of exactly the stream's bytes.
+    pub stream_hash: String,
+    /// HMAC-SHA256 of the stream keyed with the transfer key.
+    pub keyed_digest: String,
+    /// The stream's length.
+    pub bytes: u64,
+}
+
+/// The Confirmation: the destination reports the hash of what it received, and proves it received
+/// the transfer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfirmMigration {
     pub migration_id: String,
     pub observed_hash: String,
+    /// The transfer key the source sent with the image (64 hex characters).
+    pub transfer_key: String,
+    /// HMAC-SHA256 of what arrived, keyed with the transfer key.
+    pub keyed_digest: String,
 }
 
+/// Withdraws an Indication (`CancelMigration`, by the source) or refuses it (`DeclineMigration`, by
+/// the destination).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CancelMigration {
+pub struct CloseMigration {
     pub migration_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -95,6 +131,14 @@ pub struct CancelMigration {
 #[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Ping {}
+
+/// Ends an Indication past its deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExpireMigration {
+    pub migration_id: String,
+}
 
 /// `GetCloud`, `GetHost`, `GetVm`, `GetMigration`, `VmHistory`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -36,6 +36,7 @@ mod tests {
             country: country.into(),
             organizations: organizations.iter().map(|o| o.to_string()).collect(),
             capacity: Resources::default(),
+            updated_at: chrono::DateTime::UNIX_EPOCH,
         }
     }
 

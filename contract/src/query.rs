@@ -5,16 +5,22 @@ use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 
-use crate::contract::assess;
 use crate::error::{ContractError, Kind, Result};
 use crate::ledger::Ledger;
+use crate::migration::assess;
 use crate::model::{
     Cloud, Host, Migration, MigrationCheck, Page, Prices, RegulationChange, Residency, Resources, Timestamp,
     UsageReport, VirtualMachine, VmHistory, VmUsage,
 };
-use crate::{msg, state, validate};
+use crate::{msg, state, stays, validate};
 
 const MS_PER_HOUR: u128 = 3_600_000;
+/// The longest period one `Usage` report covers.
+pub const MAX_USAGE_DAYS: i64 = 366;
+/// The most stays one `Usage` report reads; a busier period is refused, never counted in part.
+pub const MAX_USAGE_STAYS: u32 = 20_000;
+/// The most items of each list `VmHistory` answers.
+pub const MAX_HISTORY: u32 = state::MAX_PAGE_SIZE;
 
 /// Would this caller's `Migrate` succeed? Permit, or deny with every reason.
 pub async fn check_migration(ledger: &impl Ledger, input: msg::Migrate) -> Result<MigrationCheck> {
@@ -121,41 +127,76 @@ fn check_period(from: Option<&Timestamp>, to: Option<&Timestamp>) -> Result<()> 
     }
 }
 
-/// Everything about one VM: its migrations, its residencies and every change of its regulation.
+/// Everything about one VM: its migrations, its stays and the changes of its regulation, each list
+/// bounded (and `truncated` says when one was cut).
 pub async fn vm_history(ledger: &impl Ledger, input: msg::ById) -> Result<VmHistory> {
     validate::id("id", &input.id)?;
     let vm_key = state::vm(&input.id);
     let vm: VirtualMachine = state::require(ledger, Kind::Vm, &input.id, &vm_key).await?;
-    let migrations = follow_index(ledger, state::prefix_range(&state::migrations_of_vm(&vm.id)), 0, None).await?.items;
+    let migrations: Page<Migration> =
+        follow_index(ledger, state::prefix_range(&state::migrations_of_vm(&vm.id)), MAX_HISTORY, None).await?;
     let (start, end) = state::prefix_range(&state::residencies_of_vm(&vm.id));
-    let mut residencies = Vec::new();
-    for entry in ledger.range(&start, &end, 0, None).await?.entries {
+    let stays = ledger.range(&start, &end, MAX_HISTORY, None).await?;
+    let mut residencies = Vec::with_capacity(stays.entries.len());
+    for entry in stays.entries {
         residencies.push(state::decode::<Residency>(&entry.key, &entry.value)?);
     }
+    let versions = ledger.history(&vm_key, MAX_HISTORY).await?;
+    let truncated = migrations.bookmark.is_some() || stays.bookmark.is_some() || versions.len() >= MAX_HISTORY as usize;
     let mut regulation_changes: Vec<RegulationChange> = Vec::new();
-    for version in ledger.history(&vm_key).await? {
+    for version in versions {
         let Some(value) = version.value.filter(|_| !version.is_delete) else { continue };
         let regulation = state::decode::<VirtualMachine>(&vm_key, &value)?.regulation;
         if regulation_changes.last().is_none_or(|last| last.regulation != regulation) {
             regulation_changes.push(RegulationChange { tx_id: version.tx_id, at: version.timestamp, regulation });
         }
     }
-    Ok(VmHistory { vm, migrations, residencies, regulation_changes })
+    Ok(VmHistory { vm, migrations: migrations.items, residencies, regulation_changes, truncated })
 }
 
-/// What a cloud hosted over `[from, to)`: per VM, the time spent on its hosts, resource-hours, and
-/// the cost at the cloud's prices. Stays still open are counted up to the transaction's time.
+/// The keys of the stays a cloud hosted during `[from, to)`: those still open, and those closed
+/// that overlap one of the period's months (each once). At most [`MAX_USAGE_STAYS`].
+async fn stays_in_period(
+    ledger: &impl Ledger,
+    cloud_id: &str,
+    from: &Timestamp,
+    to: &Timestamp,
+) -> Result<Vec<String>> {
+    let mut prefixes = vec![state::open_residencies_of_cloud(cloud_id)];
+    let last = *to - chrono::Duration::nanoseconds(1);
+    prefixes.extend(stays::months(from, &last).iter().map(|month| state::residencies_of_cloud_month(cloud_id, month)));
+    let mut keys = std::collections::BTreeSet::new();
+    for prefix in prefixes {
+        let (start, end) = state::prefix_range(&prefix);
+        let page = ledger.range(&start, &end, MAX_USAGE_STAYS + 1, None).await?;
+        keys.extend(page.entries.into_iter().map(|e| e.value));
+        if page.bookmark.is_some() || keys.len() > MAX_USAGE_STAYS as usize {
+            return Err(ContractError::invalid(
+                "to",
+                format!("the period holds more than {MAX_USAGE_STAYS} stays of `{cloud_id}`: ask for a shorter one"),
+            ));
+        }
+    }
+    Ok(keys.into_iter().collect())
+}
+
+/// What a cloud hosted over `[from, to)` (at most [`MAX_USAGE_DAYS`]): per VM, the time spent on its
+/// hosts, resource-hours, and the cost at the cloud's prices. Stays still open are counted up to the
+/// transaction's time. Reads only the stays of the period, however long the history.
 pub async fn usage(ledger: &impl Ledger, input: msg::Usage) -> Result<UsageReport> {
     validate::id("cloudId", &input.cloud_id)?;
     check_period(Some(&input.from), Some(&input.to))?;
+    if input.to - input.from > chrono::Duration::days(MAX_USAGE_DAYS) {
+        return Err(ContractError::invalid("to", format!("a report covers at most {MAX_USAGE_DAYS} days")));
+    }
     let cloud: Cloud = state::require(ledger, Kind::Cloud, &input.cloud_id, &state::cloud(&input.cloud_id)).await?;
     let now = ledger.tx().timestamp;
-    // Every stay that began before the period's end; those that ended before its start add nothing.
-    let range = state::time_range(&state::residencies_of_cloud(&cloud.id), None, Some(&input.to));
-    let stays: Page<Residency> = follow_index(ledger, range, 0, None).await?;
 
     let mut per_vm: BTreeMap<String, (Vec<Residency>, u128, ResourceMs)> = BTreeMap::new();
-    for stay in stays.items {
+    for key in stays_in_period(ledger, &cloud.id, &input.from, &input.to).await? {
+        let stay: Residency = state::load(ledger, &key)
+            .await?
+            .ok_or_else(|| ContractError::Ledger { reason: format!("a usage index points at missing `{key}`") })?;
         let start = stay.from.max(input.from);
         let end = stay.to.unwrap_or(now).min(input.to);
         let Ok(ms) = u128::try_from((end - start).num_milliseconds()) else { continue };
@@ -169,9 +210,9 @@ pub async fn usage(ledger: &impl Ledger, input: msg::Usage) -> Result<UsageRepor
     }
 
     let prices = cloud.prices.as_ref();
-    let vms: Vec<VmUsage> = per_vm
-        .into_iter()
-        .map(|(vm_id, (residencies, ms, used))| VmUsage {
+    let mut vms = Vec::with_capacity(per_vm.len());
+    for (vm_id, (residencies, ms, used)) in per_vm {
+        vms.push(VmUsage {
             operator_cloud_id: residencies.first().map(|r| r.operator_cloud_id.clone()).unwrap_or_default(),
             vm_id,
             duration_ms: u64::try_from(ms).unwrap_or(u64::MAX),
@@ -179,11 +220,19 @@ pub async fn usage(ledger: &impl Ledger, input: msg::Usage) -> Result<UsageRepor
             memory_gib_hours: hours(used.memory_mib) / 1024.0,
             network_mbps_hours: hours(used.network_mbps),
             io_mbps_hours: hours(used.io_mbps),
-            cost: prices.map(|p| used.cost(p)),
+            cost: prices.map(|p| used.cost(p)).transpose()?,
             residencies,
-        })
-        .collect();
-    let total_cost = prices.map(|_| vms.iter().filter_map(|vm| vm.cost).sum());
+        });
+    }
+    let total_cost = match prices {
+        None => None,
+        Some(_) => Some(vms.iter().filter_map(|vm| vm.cost).try_fold(0u64, u64::checked_add).ok_or_else(|| {
+            ContractError::invalid(
+                "to",
+                "the period's total cost does not fit 64 bits of micro-units: ask for a shorter one",
+            )
+        })?),
+    };
     Ok(UsageReport {
         cloud_id: cloud.id,
         from: input.from,
@@ -211,13 +260,21 @@ impl ResourceMs {
         self.io_mbps += u128::from(r.io_mbps) * ms;
     }
 
-    /// Cost in micro-units, rounded down once at the end.
-    fn cost(&self, p: &Prices) -> u64 {
-        let micro_ms = self.cpu_cores * u128::from(p.cpu_core_hour)
-            + self.memory_mib * u128::from(p.memory_gib_hour) / 1024
-            + self.network_mbps * u128::from(p.network_mbps_hour)
-            + self.io_mbps * u128::from(p.io_mbps_hour);
-        u64::try_from(micro_ms / MS_PER_HOUR).unwrap_or(u64::MAX)
+    /// Cost in micro-units, rounded down once at the end; checked, never wrapped (the caps on
+    /// amounts, prices and periods keep it far inside 128 bits; a cost beyond 64 bits is refused).
+    fn cost(&self, p: &Prices) -> Result<u64> {
+        let part = |amount: u128, price: u64| amount.checked_mul(u128::from(price));
+        let micro_ms = [
+            part(self.cpu_cores, p.cpu_core_hour),
+            part(self.memory_mib, p.memory_gib_hour).map(|m| m / 1024),
+            part(self.network_mbps, p.network_mbps_hour),
+            part(self.io_mbps, p.io_mbps_hour),
+        ]
+        .into_iter()
+        .try_fold(0u128, |sum, part| sum.checked_add(part?));
+        micro_ms.and_then(|m| u64::try_from(m / MS_PER_HOUR).ok()).ok_or_else(|| {
+            ContractError::invalid("to", "a VM's cost over the period does not fit 64 bits of micro-units")
+        })
     }
 }
 

@@ -15,8 +15,14 @@
 //! | `index/host-by-cloud/{cloudId}/{hostId}`         | host key                       |
 //! | `index/migration-by-vm/{vmId}/{at}/{migrationId}`| migration key                  |
 //! | `index/migration-by-cloud/{cloudId}/{at}/{migrationId}` | migration key (source and destination clouds) |
-//! | `index/residency-by-cloud/{cloudId}/{from}/{vmId}/{txId}` | residency key (hosting cloud) |
+//! | `index/open-residency-by-cloud/{cloudId}/{vmId}/{txId}` | residency key, while the stay is open (hosting cloud) |
+//! | `index/residency-by-cloud-month/{cloudId}/{YYYY-MM}/{from}/{vmId}/{txId}` | residency key, for every calendar month (UTC) a closed stay overlaps |
+//! | `index/vm-by-host/{hostId}/{vmId}`               | VM key, while the VM runs there |
+//! | `reservation/{hostId}/{expiresAt}/{migrationId}` | [`Resources`](crate::model::Resources) an Indication reserves, until its deadline |
 //! | `ping/{txId}`                                    | [`Pong`](crate::model::Pong)   |
+//!
+//! Who must endorse a change of each key (Fabric's key-level endorsement policies) is set where the
+//! key is written; [`crate::ownership`] says who owns what.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -78,8 +84,25 @@ pub fn migration_by_cloud(cloud_id: &str, at: &Timestamp, migration_id: &str) ->
     format!("{}{}/{migration_id}", migrations_of_cloud(cloud_id), time_key(at))
 }
 
-pub fn residency_by_cloud(cloud_id: &str, from: &Timestamp, vm_id: &str, tx_id: &str) -> String {
-    format!("{}{}/{vm_id}/{tx_id}", residencies_of_cloud(cloud_id), time_key(from))
+pub fn open_residency_by_cloud(cloud_id: &str, vm_id: &str, tx_id: &str) -> String {
+    format!("{}{vm_id}/{tx_id}", open_residencies_of_cloud(cloud_id))
+}
+
+pub fn residency_by_cloud_month(cloud_id: &str, month: &str, from: &Timestamp, vm_id: &str, tx_id: &str) -> String {
+    format!("{}{}/{vm_id}/{tx_id}", residencies_of_cloud_month(cloud_id, month), time_key(from))
+}
+
+pub fn vm_by_host(host_id: &str, vm_id: &str) -> String {
+    format!("{}{vm_id}", vms_of_host(host_id))
+}
+
+pub fn reservation(host_id: &str, expires_at: &Timestamp, migration_id: &str) -> String {
+    format!("{}{}/{migration_id}", reservations_of_host(host_id), time_key(expires_at))
+}
+
+/// The calendar month (UTC) of a time, as in [`residency_by_cloud_month`]: `2026-11`.
+pub fn month_key(t: &Timestamp) -> String {
+    t.format("%Y-%m").to_string()
 }
 
 /// Prefixes of the indexes, for range reads.
@@ -99,8 +122,20 @@ pub fn residencies_of_vm(vm_id: &str) -> String {
     format!("residency/{vm_id}/")
 }
 
-pub fn residencies_of_cloud(cloud_id: &str) -> String {
-    format!("index/residency-by-cloud/{cloud_id}/")
+pub fn open_residencies_of_cloud(cloud_id: &str) -> String {
+    format!("index/open-residency-by-cloud/{cloud_id}/")
+}
+
+pub fn residencies_of_cloud_month(cloud_id: &str, month: &str) -> String {
+    format!("index/residency-by-cloud-month/{cloud_id}/{month}/")
+}
+
+pub fn vms_of_host(host_id: &str) -> String {
+    format!("index/vm-by-host/{host_id}/")
+}
+
+pub fn reservations_of_host(host_id: &str) -> String {
+    format!("reservation/{host_id}/")
 }
 
 /// `[start, end)` of a time-ordered index under `prefix`, bounded by `from` and `to` when given.

@@ -1,11 +1,26 @@
 //! Well-formedness of inputs: ids, country codes, organisation names, amounts, regulations.
-//! Each function names the field and the value it refused.
+//! Each function names the field and the value it refused, and every check is linear in its input
+//! and bounded: no request can make the contract work long (the worst cases are in the README).
+
+use std::collections::BTreeSet;
 
 use crate::error::{ContractError, Result};
 use crate::model::{Allowed, Prices, Regulation, Resources};
 
 /// Longest id accepted; ids appear inside ledger keys, so they are short and printable.
 pub const MAX_ID_LEN: usize = 64;
+/// Longest free text (names, reasons), in characters.
+pub const MAX_TEXT_CHARS: usize = 256;
+/// Most organisations a host or a regulation lists.
+pub const MAX_ORGANIZATIONS: usize = 32;
+/// The largest argument the contract decodes, in bytes (the largest legitimate one is a few KiB).
+pub const MAX_ARGUMENT_BYTES: usize = 64 * 1024;
+/// The largest price per resource-hour, in micro-units (one million units of the currency): with
+/// [`MAX_RESOURCE`] and a year's period, costs stay far inside the integers they are computed in.
+/// Like every amount, below 2^53, so no JavaScript layer in between can round it.
+pub const MAX_PRICE: u64 = 1_000_000_000_000;
+/// The largest amount of one resource a host offers or a VM needs (below 2^53, as above).
+pub const MAX_RESOURCE: u64 = 1 << 32;
 
 /// Ids: 1–64 of `A-Z a-z 0-9 . _ : -`, starting with a letter or digit (no `/`: it separates key parts).
 pub fn id(field: &str, value: &str) -> Result<()> {
@@ -21,10 +36,31 @@ pub fn id(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Free text such as a cloud's name: non-empty, at most 256 characters, no control characters.
+/// Characters that print nothing or reverse what follows (Unicode format characters: zero-width
+/// spaces and joiners, bidirectional overrides and isolates, the byte-order mark, tags): a name
+/// holding them can look like another.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}'
+        | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Free text such as a cloud's name: non-empty, at most 256 characters, nothing that does not print
+/// (control characters, invisible and direction-changing characters).
 pub fn text(field: &str, value: &str) -> Result<()> {
-    if value.trim().is_empty() || value.chars().count() > 256 || value.chars().any(char::is_control) {
-        return Err(ContractError::invalid(field, format!("`{value}` must be 1-256 printable characters")));
+    // Bounded before anything is counted: a length in bytes is at most four per character.
+    if value.len() > 4 * MAX_TEXT_CHARS || value.chars().count() > MAX_TEXT_CHARS {
+        return Err(ContractError::invalid(field, format!("longer than {MAX_TEXT_CHARS} characters")));
+    }
+    if let Some(bad) = value.chars().find(|&c| c.is_control() || is_invisible(c)) {
+        return Err(ContractError::invalid(
+            field,
+            format!("holds the invisible or control character U+{:04X}", u32::from(bad)),
+        ));
+    }
+    if value.trim().is_empty() {
+        return Err(ContractError::invalid(field, "must not be empty"));
     }
     Ok(())
 }
@@ -41,32 +77,81 @@ pub fn country(field: &str, value: &str) -> Result<String> {
     Ok(code)
 }
 
-/// A non-empty list of distinct organisation names.
-pub fn organizations(field: &str, values: &[String]) -> Result<()> {
-    if values.is_empty() {
-        return Err(ContractError::invalid(field, "at least one organisation is required"));
-    }
-    for (i, name) in values.iter().enumerate() {
-        text(field, name)?;
-        if values[..i].contains(name) {
-            return Err(ContractError::invalid(field, format!("`{name}` is listed twice")));
+/// Every value listed once: linear (a set), not a comparison of each with all the others.
+fn distinct<'a>(field: &str, values: impl IntoIterator<Item = &'a String>) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    for value in values {
+        if !seen.insert(value) {
+            return Err(ContractError::invalid(field, format!("`{value}` is listed twice")));
         }
     }
     Ok(())
 }
 
-/// A VM's requirements: at least one core and some memory.
+/// A non-empty list of at most [`MAX_ORGANIZATIONS`] distinct organisation names.
+pub fn organizations(field: &str, values: &[String]) -> Result<()> {
+    if values.is_empty() {
+        return Err(ContractError::invalid(field, "at least one organisation is required"));
+    }
+    if values.len() > MAX_ORGANIZATIONS {
+        return Err(ContractError::invalid(
+            field,
+            format!("{} organisations; at most {MAX_ORGANIZATIONS}", values.len()),
+        ));
+    }
+    for name in values {
+        text(field, name)?;
+    }
+    distinct(field, values)
+}
+
+/// Resources a host offers: each at most [`MAX_RESOURCE`].
+pub fn capacity(field: &str, r: &Resources) -> Result<()> {
+    for (name, amount) in r.by_name() {
+        if amount > MAX_RESOURCE {
+            return Err(ContractError::invalid(
+                &format!("{field}.{name}"),
+                format!("{amount} is above {MAX_RESOURCE}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A VM's requirements: at least one core and some memory, each at most [`MAX_RESOURCE`].
 pub fn requirements(field: &str, r: &Resources) -> Result<()> {
+    capacity(field, r)?;
     if r.cpu_cores == 0 || r.memory_mib == 0 {
         return Err(ContractError::invalid(field, "a VM needs at least 1 CPU core and 1 MiB of memory"));
     }
     Ok(())
 }
 
-/// Prices: a three-letter currency code.
+/// Prices: a three-letter currency code, and each price at most [`MAX_PRICE`].
 pub fn prices(field: &str, p: &Prices) -> Result<()> {
     if p.currency.len() != 3 || !p.currency.chars().all(|c| c.is_ascii_uppercase()) {
         return Err(ContractError::invalid(field, format!("`{}` is not an ISO 4217 currency code", p.currency)));
+    }
+    for (name, price) in [
+        ("cpuCoreHour", p.cpu_core_hour),
+        ("memoryGibHour", p.memory_gib_hour),
+        ("networkMbpsHour", p.network_mbps_hour),
+        ("ioMbpsHour", p.io_mbps_hour),
+    ] {
+        if price > MAX_PRICE {
+            return Err(ContractError::invalid(&format!("{field}.{name}"), format!("{price} is above {MAX_PRICE}")));
+        }
+    }
+    Ok(())
+}
+
+/// An argument small enough to decode (checked before anything is parsed).
+pub fn argument_size(argument: &str) -> Result<()> {
+    if argument.len() > MAX_ARGUMENT_BYTES {
+        return Err(ContractError::invalid(
+            "argument",
+            format!("{} bytes; at most {MAX_ARGUMENT_BYTES}", argument.len()),
+        ));
     }
     Ok(())
 }
@@ -80,7 +165,14 @@ pub fn regulation(field: &str, r: &Regulation) -> Result<Regulation> {
             return Err(ContractError::invalid(field, "countries: use \"All\" or list at least one country"));
         }
         Allowed::Only(list) => {
-            Allowed::Only(list.iter().map(|c| country(&format!("{field}.countries"), c)).collect::<Result<_>>()?)
+            let field = format!("{field}.countries");
+            // There are 249 codes: a longer list repeats one.
+            if list.len() > 249 {
+                return Err(ContractError::invalid(&field, format!("{} countries; there are 249", list.len())));
+            }
+            let codes: Vec<String> = list.iter().map(|c| country(&field, c)).collect::<Result<_>>()?;
+            distinct(&field, &codes)?;
+            Allowed::Only(codes)
         }
     };
     if let Allowed::Only(list) = &r.organizations {

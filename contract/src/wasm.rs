@@ -33,9 +33,9 @@ extern "C" {
         bookmark: &str,
     ) -> std::result::Result<JsValue, JsValue>;
 
-    /// JSON of a list of [`KeyVersion`], oldest first.
+    /// JSON of the newest `limit` [`KeyVersion`]s, oldest of them first.
     #[wasm_bindgen(method, catch, js_name = history)]
-    async fn history(this: &Stub, key: &str) -> std::result::Result<JsValue, JsValue>;
+    async fn history(this: &Stub, key: &str, limit: u32) -> std::result::Result<JsValue, JsValue>;
 
     #[wasm_bindgen(method, catch, js_name = setEvent)]
     fn set_event(this: &Stub, name: &str, payload: &str) -> std::result::Result<(), JsValue>;
@@ -134,8 +134,8 @@ impl Ledger for StubLedger {
         decode("range", page)
     }
 
-    async fn history(&self, key: &str) -> Result<Vec<KeyVersion>> {
-        let versions = self.stub.history(key).await.map_err(|e| ledger_error("history", e))?;
+    async fn history(&self, key: &str, limit: u32) -> Result<Vec<KeyVersion>> {
+        let versions = self.stub.history(key, limit).await.map_err(|e| ledger_error("history", e))?;
         decode("history", versions)
     }
 

@@ -248,13 +248,26 @@ async fn ping(ledger: VmLedger) -> Outcome {
     }
 }
 
+/// The transfer key of the benchmark's migrations (no image is sent in a throughput round).
+fn bench_key() -> vmledger_client::image::TransferKey {
+    vmledger_client::image::TransferKey::from_hex(&"b0".repeat(32)).expect("a well-formed key")
+}
+
 /// One migration of slot's VM to its other host: `Migrate` by the operator, `ConfirmMigration` by
 /// the destination's member (retried while the destination's peer has not yet seen the Indication).
 async fn migration(fleet: Arc<Fleet>, slot: usize) -> Outcome {
     let to_b = !fleet.on_b[slot].load(Ordering::Relaxed);
     let target = fleet.host(if to_b { 'b' } else { 'a' }, slot);
-    let input =
-        msg::Migrate { vm_id: fleet.vm(slot), destination_host_id: target, image_hash: Some(BENCH_HASH.into()) };
+    // No image travels in this round: a fixed key and digest stand for the transfer's.
+    let key = bench_key();
+    let input = msg::Migrate {
+        vm_id: fleet.vm(slot),
+        destination_host_id: target,
+        image_hash: Some(BENCH_HASH.into()),
+        keyed_digest: Some(BENCH_HASH.into()),
+        transfer_key_hash: Some(key.hash()),
+        ..msg::Migrate::default()
+    };
     let mut outcome = Outcome::ok();
     // The previous Confirmation may be committed on the confirming member's peer and not yet on the
     // other: the endorsement then still sees the VM migrating (CONFLICT). Wait for the peers to agree,
@@ -284,7 +297,12 @@ async fn migration(fleet: Arc<Fleet>, slot: usize) -> Outcome {
     );
     outcome.step("migrate.retries", f64::from(retries));
     let confirmer = if to_b { &fleet.destination } else { &fleet.source };
-    let confirm = msg::ConfirmMigration { migration_id: indicated.tx_id.clone(), observed_hash: BENCH_HASH.into() };
+    let confirm = msg::ConfirmMigration {
+        migration_id: indicated.tx_id.clone(),
+        observed_hash: BENCH_HASH.into(),
+        transfer_key: key.to_hex(),
+        keyed_digest: BENCH_HASH.into(),
+    };
     let started = Instant::now();
     let mut retries = 0u32;
     let confirmed = loop {
@@ -324,7 +342,7 @@ async fn resync(fleet: &Fleet, slot: usize) {
         if let Some(id) = &vm.pending_migration_id {
             let _ = fleet
                 .source
-                .cancel_migration(&msg::CancelMigration { migration_id: id.clone(), reason: Some("benchmark".into()) })
+                .cancel_migration(&msg::CloseMigration { migration_id: id.clone(), reason: Some("benchmark".into()) })
                 .await;
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
@@ -491,7 +509,7 @@ fn net_env(path: &Path) -> BTreeMap<String, String> {
 
 async fn hash_once(file: &Path) -> Result<vmledger_client::image::Hashed> {
     let owned = file.to_owned();
-    tokio::task::spawn_blocking(move || vmledger_client::image::hash_file(&owned, |_| {}))
+    tokio::task::spawn_blocking(move || vmledger_client::image::hash_file(&owned, None, |_| {}))
         .await
         .map_err(|e| BenchError::Tool(format!("the hashing thread stopped: {e}")))?
         .map_err(|e| BenchError::io(file, e))

@@ -394,6 +394,14 @@ pub(crate) struct ImageRef {
     pub(crate) image_hash: Option<String>,
 }
 
+/// A migration's transfer key (64 hex characters): the source draws it, the Indication records
+/// only its hash, it travels with the image, the destination confirms with it.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct KeyArg {
+    #[arg(long, value_name = "HEX", env = "VMLEDGER_TRANSFER_KEY", hide_env_values = true)]
+    pub(crate) transfer_key: Option<String>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub(crate) struct RegulationArgs {
     /// Countries the VM may run in: `All`, or ISO codes separated by commas.
@@ -471,6 +479,18 @@ pub(crate) enum MigrateCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Refuse an Indication as its destination (no tamper evidence).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org2 migrate decline 3f1c… --reason \"host in maintenance\""
+    )]
+    Decline {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// End an Indication past its deadline (its source or destination).
+    #[command(after_help = "Examples:\n  vmledger --member org1 migrate expire 3f1c…")]
+    Expire { id: String },
     /// Send an indicated migration's image to its destination (folder or agent).
     #[command(
         after_help = "Examples:\n  vmledger --member org1 migrate send 3f1c… --image vm.raw --to-agent http://127.0.0.1:7301 --rate-limit 124.8Mbit"
@@ -511,6 +531,15 @@ pub(crate) struct MigrateStart {
     pub(crate) to_host: String,
     #[command(flatten)]
     pub(crate) image: ImageRef,
+    /// The image's HMAC under the transfer key, with --image-hash (computed here with --image).
+    #[arg(long, value_name = "HEX", requires = "image_hash")]
+    pub(crate) keyed_digest: Option<String>,
+    /// The migration's transfer key [default: a new random one, printed with the answer].
+    #[command(flatten)]
+    pub(crate) key: KeyArg,
+    /// Reserve the destination this long (seconds) [default: the contract's, 3600].
+    #[arg(long, value_name = "SECS")]
+    pub(crate) ttl: Option<u32>,
     /// Return once the orderer accepted the Indication, without waiting for its commit.
     #[arg(long)]
     pub(crate) no_wait: bool,
@@ -519,12 +548,18 @@ pub(crate) struct MigrateStart {
 #[derive(Debug, Args)]
 pub(crate) struct MigrateConfirm {
     pub(crate) id: String,
-    /// What arrived, hashed here.
+    /// What arrived, hashed (and HMAC'd under the transfer key) here.
     #[arg(long, value_name = "FILE", required_unless_present = "observed_hash", conflicts_with = "observed_hash")]
     pub(crate) image: Option<PathBuf>,
-    /// The hash of what arrived, already known.
-    #[arg(long, value_name = "HEX")]
+    /// The hash of what arrived, already known (with --keyed-digest).
+    #[arg(long, value_name = "HEX", requires = "keyed_digest")]
     pub(crate) observed_hash: Option<String>,
+    /// The HMAC of what arrived under the transfer key, already known.
+    #[arg(long, value_name = "HEX")]
+    pub(crate) keyed_digest: Option<String>,
+    /// The transfer key that came with the image.
+    #[command(flatten)]
+    pub(crate) key: KeyArg,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -543,6 +578,9 @@ pub(crate) struct MigrateSend {
     pub(crate) id: String,
     #[arg(long, value_name = "FILE")]
     pub(crate) image: PathBuf,
+    /// The migration's transfer key (as `migrate start` printed it): the agent's upload token.
+    #[command(flatten)]
+    pub(crate) key: KeyArg,
     #[command(flatten)]
     pub(crate) destination: Destination,
     /// Cap the transfer rate, e.g. 124.8Mbit (BlockchainBus' inter-cloud rate) or 10MB/s.
@@ -664,6 +702,9 @@ pub(crate) struct EventsArgs {
 #[derive(Debug, Args)]
 pub(crate) struct HashArgs {
     pub(crate) file: PathBuf,
+    /// Also the HMAC under this transfer key.
+    #[command(flatten)]
+    pub(crate) key: KeyArg,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,9 @@
 
 use vmledger_contract::model::{Allowed, Regulation, Resources};
 
-use crate::args::{ImageRef, RegulationArgs, ResourceArgs};
+use vmledger_client::image::TransferKey;
+
+use crate::args::{ImageRef, KeyArg, RegulationArgs, ResourceArgs};
 use crate::exit::UsageError;
 use crate::output::Output;
 
@@ -51,10 +53,42 @@ fn allowed_list(text: &str) -> Allowed {
 impl ImageRef {
     /// The hash given, or the image's hash computed here (with a progress bar).
     pub(crate) async fn hash(&self, out: Output) -> anyhow::Result<String> {
+        Ok(self.digests(out, None, None).await?.0)
+    }
+
+    /// The hash and HMAC under `key` given (`keyed_digest`), or computed here in one pass.
+    pub(crate) async fn digests(
+        &self,
+        out: Output,
+        key: Option<&TransferKey>,
+        keyed_digest: Option<String>,
+    ) -> anyhow::Result<(String, Option<String>)> {
         match (&self.image, &self.image_hash) {
-            (_, Some(hash)) => Ok(hash.clone()),
-            (Some(path), None) => Ok(crate::progress::hash(out, path).await?.hash),
+            (_, Some(hash)) => Ok((hash.clone(), keyed_digest)),
+            (Some(path), None) => {
+                let hashed = crate::progress::hash(out, path, key).await?;
+                Ok((hashed.hash, hashed.keyed_digest))
+            }
             (None, None) => Err(UsageError("give --image FILE or --image-hash HEX".into()).into()),
         }
+    }
+}
+
+impl KeyArg {
+    /// The transfer key given.
+    pub(crate) fn given(&self) -> anyhow::Result<Option<TransferKey>> {
+        match &self.transfer_key {
+            None => Ok(None),
+            Some(hex) => TransferKey::from_hex(hex)
+                .map(Some)
+                .ok_or_else(|| UsageError("--transfer-key takes 64 hex characters".into()).into()),
+        }
+    }
+
+    /// The transfer key given, which this command needs.
+    pub(crate) fn required(&self) -> anyhow::Result<TransferKey> {
+        self.given()?.ok_or_else(|| {
+            UsageError("give the migration's --transfer-key (as `migrate start` printed it)".into()).into()
+        })
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use vmledger_client::image::{Hashed, hash_file};
+use vmledger_client::image::{Hashed, TransferKey, hash_file};
 use vmledger_client::workflow::migrate::{Observer, Stage};
 
 use crate::output::Output;
@@ -38,12 +38,12 @@ pub(crate) fn spinner(out: Output, what: &str) -> ProgressBar {
     bar
 }
 
-/// Hashes a file on a blocking thread, with a progress bar.
-pub(crate) async fn hash(out: Output, path: &Path) -> anyhow::Result<Hashed> {
+/// Hashes a file on a blocking thread (and its HMAC under `key`, in the same pass), with a progress bar.
+pub(crate) async fn hash(out: Output, path: &Path, key: Option<&TransferKey>) -> anyhow::Result<Hashed> {
     let size = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
     let bar = bar(out, size, "sha256");
-    let (progress, owned) = (bar.clone(), path.to_owned());
-    let hashed = tokio::task::spawn_blocking(move || hash_file(&owned, |n| progress.set_position(n)))
+    let (progress, owned, key) = (bar.clone(), path.to_owned(), key.cloned());
+    let hashed = tokio::task::spawn_blocking(move || hash_file(&owned, key.as_ref(), |n| progress.set_position(n)))
         .await
         .context("the hashing thread stopped")?
         .with_context(|| format!("hashing {}", path.display()));

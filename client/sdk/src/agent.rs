@@ -32,7 +32,7 @@ use vmledger_contract::msg;
 
 use crate::error::{Error, Problem};
 use crate::gateway::millis;
-use crate::image::StreamHasher;
+use crate::image::{StreamHasher, TransferKey};
 use crate::ledger::VmLedger;
 use crate::transfer::Receipt;
 
@@ -159,9 +159,22 @@ async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<
     }
     let claimed = agent.receiving.lock().map(|mut r| r.insert(id.to_owned())).unwrap_or(false);
     if !claimed {
-        return Err(problem("BUSY", format!("an image for migration {id} is already being received")));
+        return Err(problem("CONFLICT", format!("an image for migration {id} is already being received")));
     }
     let _claim = Claim { agent, id: id.to_owned() };
+    // The source sends the migration's transfer key with the image, and only here.
+    let key = request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(TransferKey::from_hex)
+        .ok_or_else(|| {
+            problem(
+                "UNAUTHENTICATED",
+                "an upload carries its migration's transfer key: Authorization: Bearer <64 hex>".into(),
+            )
+        })?;
     let declared: Option<u64> =
         request.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
 
@@ -172,7 +185,7 @@ async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<
     let file =
         tokio::fs::File::create(&part).await.map_err(|e| internal(format!("creating {}: {e}", part.display())))?;
     let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
-    let mut hasher = StreamHasher::default();
+    let mut hasher = StreamHasher::new(Some(&key));
     let mut body = request.into_body();
     let started = Instant::now();
     let mut broken = false;
@@ -198,7 +211,7 @@ async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<
     }
     let bytes = hasher.bytes();
     let truncated = broken || declared.is_some_and(|d| d != bytes);
-    let observed_hash = hasher.finish();
+    let (observed_hash, keyed_digest) = hasher.finish_keyed();
 
     let wait_started = Instant::now();
     let migration = match lookup.await {
@@ -213,6 +226,10 @@ async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<
         }
     };
     let lookup_wait_ms = millis(wait_started.elapsed());
+    if migration.transfer_key_hash != key.hash() {
+        let _ = tokio::fs::remove_file(&part).await;
+        return Err(problem("UNAUTHENTICATED", format!("the bearer token is not migration {id}'s transfer key")));
+    }
     if migration.status != MigrationStatus::Indicated {
         let _ = tokio::fs::remove_file(&part).await;
         return Err(problem(
@@ -224,7 +241,12 @@ async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<
     // The contract compares the hashes: a tampered or truncated image is rejected on the ledger.
     let confirmed = agent
         .ledger
-        .confirm_migration(&msg::ConfirmMigration { migration_id: id.to_owned(), observed_hash: observed_hash.clone() })
+        .confirm_migration(&msg::ConfirmMigration {
+            migration_id: id.to_owned(),
+            observed_hash: observed_hash.clone(),
+            transfer_key: key.to_hex(),
+            keyed_digest: keyed_digest.unwrap_or_default(),
+        })
         .await;
     let confirmed = match confirmed {
         Ok(c) => c,
@@ -247,7 +269,7 @@ async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<
         migration_id: id.to_owned(),
         vm_id: confirmed.result.vm_id.clone(),
         status,
-        recorded_hash: confirmed.result.recorded_hash.clone(),
+        recorded_hash: confirmed.result.recorded_hash.clone().unwrap_or_default(),
         observed_hash,
         bytes,
         receive_ms,

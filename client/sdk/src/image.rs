@@ -1,5 +1,6 @@
-//! VM images: streaming SHA-256 (the hash the Indication records and the destination checks), and
-//! the transfer rate cap that emulates a WAN link.
+//! VM images: streaming SHA-256 (the hash the Indication records and the destination checks) with,
+//! in the same pass, the HMAC under the migration's transfer key (the proof that the destination
+//! holds what was sent), and the transfer rate cap that emulates a WAN link.
 //!
 //! Hashing reads with large buffers on one thread while another hashes, so reading and hashing
 //! overlap; `sha2` uses the CPU's SHA extensions when it has them.
@@ -11,11 +12,51 @@ use std::str::FromStr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Size of each read while hashing.
 pub const HASH_BUFFER: usize = 4 << 20;
+
+/// A migration's transfer key: 32 random bytes the source draws, records only the SHA-256 of in
+/// the Indication, and gives the destination with the image alone. The destination's uploads are
+/// authenticated with it, and it reveals it (with its HMAC of what arrived) to confirm.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TransferKey([u8; 32]);
+
+impl std::fmt::Debug for TransferKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A secret until the Confirmation: never in logs.
+        f.write_str("TransferKey(..)")
+    }
+}
+
+impl TransferKey {
+    /// A fresh key from the operating system's random source.
+    ///
+    /// # Errors
+    /// When the system has no randomness to give.
+    pub fn generate() -> io::Result<TransferKey> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| io::Error::other(format!("no randomness: {e}")))?;
+        Ok(TransferKey(bytes))
+    }
+
+    /// The key from its 64 hex characters (as it travels with the image and to the ledger).
+    pub fn from_hex(text: &str) -> Option<TransferKey> {
+        hex::decode(text.trim()).ok()?.try_into().ok().map(TransferKey)
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// SHA-256 of the key: what the Indication records.
+    pub fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.0))
+    }
+}
 
 /// A hash and what it took.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +64,9 @@ pub const HASH_BUFFER: usize = 4 << 20;
 pub struct Hashed {
     /// SHA-256, lower-case hex.
     pub hash: String,
+    /// HMAC-SHA256 under the transfer key, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyed_digest: Option<String>,
     pub bytes: u64,
     pub elapsed_ms: u64,
 }
@@ -37,25 +81,30 @@ impl Hashed {
     }
 }
 
-/// Hashes a file of any size. `progress` is called with the number of bytes hashed so far.
+/// Hashes a file of any size (and its HMAC under `key`, in the same pass). `progress` is called with
+/// the number of bytes hashed so far.
 ///
 /// # Errors
 /// Any I/O error opening or reading the file.
-pub fn hash_file(path: &Path, progress: impl FnMut(u64)) -> io::Result<Hashed> {
+pub fn hash_file(path: &Path, key: Option<&TransferKey>, progress: impl FnMut(u64)) -> io::Result<Hashed> {
     let started = Instant::now();
     let file = File::open(path)?;
-    let (hash, bytes) = hash_reader(file, progress)?;
-    Ok(Hashed { hash, bytes, elapsed_ms: crate::gateway::millis(started.elapsed()) })
+    let hasher = hash_reader(file, StreamHasher::new(key), progress)?;
+    let bytes = hasher.bytes();
+    let (hash, keyed_digest) = hasher.finish_keyed();
+    Ok(Hashed { hash, keyed_digest, bytes, elapsed_ms: crate::gateway::millis(started.elapsed()) })
 }
 
-/// Hashes everything `reader` yields; a reader thread fills buffers while this thread hashes.
+/// Feeds everything `reader` yields to `hasher`; a reader thread fills buffers while this thread
+/// hashes.
 ///
 /// # Errors
 /// Any I/O error from `reader`.
 pub fn hash_reader<R: Read + Send + 'static>(
     mut reader: R,
+    mut hasher: StreamHasher,
     mut progress: impl FnMut(u64),
-) -> io::Result<(String, u64)> {
+) -> io::Result<StreamHasher> {
     // Three buffers circulate: one being read, one being hashed, one spare.
     let (full_tx, full_rx) = mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(2);
     let (empty_tx, empty_rx) = mpsc::sync_channel::<Vec<u8>>(3);
@@ -71,8 +120,6 @@ pub fn hash_reader<R: Read + Send + 'static>(
             }
         }
     });
-    let mut hasher = Sha256::new();
-    let mut total = 0u64;
     let outcome = loop {
         match full_rx.recv() {
             Ok(Ok((buffer, n))) => {
@@ -80,8 +127,7 @@ pub fn hash_reader<R: Read + Send + 'static>(
                     break Ok(());
                 }
                 hasher.update(&buffer[..n]);
-                total += n as u64;
-                progress(total);
+                progress(hasher.bytes());
                 // The reader may have finished: a closed pool is fine.
                 let _ = empty_tx.send(buffer);
             }
@@ -92,7 +138,7 @@ pub fn hash_reader<R: Read + Send + 'static>(
     drop(empty_tx);
     drop(full_rx);
     let _ = reader_thread.join();
-    outcome.map(|()| (hex::encode(hasher.finalize()), total))
+    outcome.map(|()| hasher)
 }
 
 /// Reads until the buffer is full or the input ends.
@@ -109,16 +155,33 @@ fn fill(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Hashes bytes as they stream past (the destination agent hashes while it receives).
-#[derive(Debug, Clone, Default)]
+/// Hashes bytes as they stream past (the destination agent hashes while it receives): SHA-256,
+/// and the HMAC under a transfer key when it has one.
+#[derive(Clone, Default)]
 pub struct StreamHasher {
     hasher: Sha256,
+    keyed: Option<Hmac<Sha256>>,
     bytes: u64,
 }
 
+impl std::fmt::Debug for StreamHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamHasher").field("bytes", &self.bytes).field("keyed", &self.keyed.is_some()).finish()
+    }
+}
+
 impl StreamHasher {
+    /// A hasher computing the HMAC under `key` too, when given.
+    pub fn new(key: Option<&TransferKey>) -> StreamHasher {
+        let keyed = key.map(|k| Hmac::<Sha256>::new_from_slice(&k.0).expect("HMAC takes a key of any length"));
+        StreamHasher { keyed, ..StreamHasher::default() }
+    }
+
     pub fn update(&mut self, chunk: &[u8]) {
         self.hasher.update(chunk);
+        if let Some(keyed) = &mut self.keyed {
+            keyed.update(chunk);
+        }
         self.bytes += chunk.len() as u64;
     }
 
@@ -128,7 +191,13 @@ impl StreamHasher {
 
     /// The hash, lower-case hex.
     pub fn finish(self) -> String {
-        hex::encode(self.hasher.finalize())
+        self.finish_keyed().0
+    }
+
+    /// The hash and the HMAC (when keyed), lower-case hex.
+    pub fn finish_keyed(self) -> (String, Option<String>) {
+        let keyed = self.keyed.map(|k| hex::encode(k.finalize().into_bytes()));
+        (hex::encode(self.hasher.finalize()), keyed)
     }
 }
 
@@ -246,13 +315,34 @@ mod tests {
         let data = vec![b'a'; HASH_BUFFER * 2 + 17];
         let expected = hex::encode(Sha256::digest(&data));
         let mut last = 0;
-        let (hash, bytes) = hash_reader(io::Cursor::new(data), |n| last = n).expect("hash");
-        assert_eq!(hash, expected);
+        let hashed = hash_reader(io::Cursor::new(data), StreamHasher::default(), |n| last = n).expect("hash");
+        let bytes = hashed.bytes();
+        assert_eq!(hashed.finish(), expected);
         assert_eq!(bytes, (HASH_BUFFER * 2 + 17) as u64);
         assert_eq!(last, bytes);
-        let (empty, zero) = hash_reader(io::Cursor::new(Vec::new()), |_| {}).expect("empty");
-        assert_eq!(empty, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-        assert_eq!(zero, 0);
+        let empty = hash_reader(io::Cursor::new(Vec::new()), StreamHasher::default(), |_| {}).expect("empty");
+        assert_eq!(empty.bytes(), 0);
+        assert_eq!(empty.finish(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+
+    /// RFC 4231, test case 2 ("Jefe"), and the key's hash as the Indication records it.
+    #[test]
+    fn the_keyed_digest_is_hmac_sha256_in_the_same_pass() {
+        let mut hasher = StreamHasher {
+            keyed: Some(Hmac::<Sha256>::new_from_slice(b"Jefe").expect("key")),
+            ..StreamHasher::default()
+        };
+        hasher.update(b"what do ya want ");
+        hasher.update(b"for nothing?");
+        let (hash, keyed) = hasher.finish_keyed();
+        assert_eq!(hash, hex::encode(Sha256::digest(b"what do ya want for nothing?")));
+        assert_eq!(keyed.as_deref(), Some("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"));
+        let key = TransferKey::from_hex(&"11".repeat(32)).expect("key");
+        assert_eq!(key.hash(), hex::encode(Sha256::digest([0x11u8; 32])));
+        assert_eq!(TransferKey::from_hex(&key.to_hex()), Some(key.clone()));
+        assert!(TransferKey::from_hex("11").is_none());
+        assert_ne!(TransferKey::generate().expect("random"), TransferKey::generate().expect("random"));
+        assert_eq!(format!("{key:?}"), "TransferKey(..)");
     }
 
     #[test]

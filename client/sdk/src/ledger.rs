@@ -160,8 +160,24 @@ impl VmLedger {
     ///
     /// # Errors
     /// `NOT_FOUND`, `UNAUTHORIZED`, `CONFLICT` (already closed), `INVALID_ARGUMENT`.
-    pub async fn cancel_migration(&self, input: &msg::CancelMigration) -> Result<Committed<Migration>> {
+    pub async fn cancel_migration(&self, input: &msg::CloseMigration) -> Result<Committed<Migration>> {
         self.submit::<calls::CancelMigration>(input).await
+    }
+
+    /// `DeclineMigration`: the destination refuses an Indication (no tamper evidence).
+    ///
+    /// # Errors
+    /// `NOT_FOUND`, `UNAUTHORIZED` (not the destination's member), `CONFLICT` (already closed).
+    pub async fn decline_migration(&self, input: &msg::CloseMigration) -> Result<Committed<Migration>> {
+        self.submit::<calls::DeclineMigration>(input).await
+    }
+
+    /// `ExpireMigration`: ends an Indication past its deadline (its source or destination).
+    ///
+    /// # Errors
+    /// `NOT_FOUND`, `UNAUTHORIZED`, `CONFLICT` (deadline not passed, or already closed).
+    pub async fn expire_migration(&self, input: &msg::ExpireMigration) -> Result<Committed<Migration>> {
+        self.submit::<calls::ExpireMigration>(input).await
     }
 
     /// `Ping` submitted: the floor transaction (writes one key).

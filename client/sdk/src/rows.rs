@@ -48,7 +48,7 @@ impl From<&Migration> for MigrationRow {
             scope: wire(&m.scope),
             status: wire(&m.status),
             closed_at: m.closed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-            recorded_hash: m.recorded_hash.clone(),
+            recorded_hash: m.recorded_hash.clone().unwrap_or_default(),
             observed_hash: m.observed_hash.clone().unwrap_or_default(),
             requested_by: m.requested_by.msp_id.clone(),
             closed_by: m.closed_by.as_ref().map(|s| s.msp_id.clone()).unwrap_or_default(),

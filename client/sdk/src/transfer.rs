@@ -176,8 +176,9 @@ pub struct Delivered {
     pub receipt: Receipt,
 }
 
-/// Uploads `source` to the agent at `agent_url` for `migration_id`, at most at `rate`, and returns
-/// the agent's receipt (confirmed or rejected on the ledger).
+/// Uploads `source` to the agent at `agent_url` for `migration_id`, at most at `rate`, with the
+/// migration's transfer key as the bearer token, and returns the agent's receipt (confirmed or
+/// rejected on the ledger).
 ///
 /// # Errors
 /// [`TransferError::Io`] reading the image; [`TransferError::Unreachable`];
@@ -185,6 +186,7 @@ pub struct Delivered {
 pub async fn upload(
     agent_url: &str,
     migration_id: &str,
+    key: &crate::image::TransferKey,
     source: &Path,
     rate: Option<Rate>,
     progress: impl Fn(u64) + Send + 'static,
@@ -202,7 +204,14 @@ pub async fn upload(
         .connect_timeout(Duration::from_secs(5))
         .build()
         .map_err(|source| TransferError::Unreachable { url: url.clone(), source })?;
-    let sent = client.put(&url).header(reqwest::header::CONTENT_LENGTH, length).body(body).send().await;
+    // The transfer key authenticates the upload and is what the destination proves receipt with.
+    let sent = client
+        .put(&url)
+        .bearer_auth(key.to_hex())
+        .header(reqwest::header::CONTENT_LENGTH, length)
+        .body(body)
+        .send()
+        .await;
     let sent_ms = millis(started.elapsed());
     let read = reader.join().unwrap_or_else(|_| Err(io::Error::other("the reader thread panicked")));
     let response = match sent {

@@ -3,6 +3,9 @@
 use serde_json::{Value, json};
 
 pub const HASH_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+/// The sample migration's transfer key, and the SHA-256 its Indication records.
+pub const TRANSFER_KEY: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+pub const TRANSFER_KEY_HASH: &str = "02d449a31fbb267c8f352e9968a79e3e5fc95c1bbeaa502fd6454ebde5a4bedc";
 
 pub fn migration_id() -> String {
     "b".repeat(64)
@@ -23,9 +26,9 @@ pub fn migration(status: &str, recorded: &str, observed: Option<&str>) -> Value 
         "id": migration_id(), "vmId": "vm-1",
         "source": {"cloudId": "cloud-a", "hostId": "host-a1"},
         "destination": {"cloudId": "cloud-b", "hostId": "host-b1"},
-        "scope": "inter", "recordedHash": recorded,
+        "scope": "inter", "recordedHash": recorded, "keyedDigest": HASH_A, "transferKeyHash": TRANSFER_KEY_HASH,
         "requirements": {"cpuCores": 2, "memoryMib": 2048, "networkMbps": 100, "ioMbps": 50},
-        "status": status, "indicatedAt": "2025-01-01T00:00:00Z",
+        "status": status, "indicatedAt": "2025-01-01T00:00:00Z", "expiresAt": "2025-01-01T01:00:00Z",
         "requestedBy": {"mspId": "Org1MSP", "id": "x509::CN=Admin@org1"}
     });
     if let Some(observed) = observed {

@@ -18,10 +18,10 @@ function rfc3339(timestamp) {
     return `${whole}.${String(timestamp.nanos || 0).padStart(9, '0')}Z`;
 }
 
-async function drain(iterator, toItem) {
+async function drain(iterator, toItem, limit = Infinity) {
     const items = [];
     try {
-        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+        for (let next = await iterator.next(); !next.done && items.length < limit; next = await iterator.next()) {
             items.push(toItem(next.value));
         }
     } finally {
@@ -60,14 +60,14 @@ class StubAdapter {
         return JSON.stringify({entries, bookmark: (metadata && metadata.bookmark) || null});
     }
 
-    /** JSON of every committed version of a key, oldest first (Fabric answers newest first). */
-    async history(key) {
+    /** JSON of the newest LIMIT committed versions of a key, oldest of them first (Fabric answers newest first). */
+    async history(key, limit) {
         const versions = await drain(await this.stub.getHistoryForKey(key), (modification) => ({
             txId: modification.txId,
             timestamp: rfc3339(modification.timestamp),
             isDelete: modification.isDelete,
             value: modification.isDelete ? null : text(modification.value),
-        }));
+        }), limit);
         return JSON.stringify(versions.reverse());
     }
 

@@ -14,6 +14,13 @@ const {MemoryWorld} = require('./memory-stub');
 
 const HASH = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
 const OTHER_HASH = 'a'.repeat(64);
+/** The migration's transfer key (the source keeps it to the transfer), its hash, and the image's HMAC. */
+const TRANSFER_KEY = '11'.repeat(32);
+const TRANSFER_KEY_HASH = require('node:crypto').createHash('sha256').update(Buffer.from(TRANSFER_KEY, 'hex')).digest('hex');
+const KEYED = '22'.repeat(32);
+const migrate = (destinationHostId) => ({vmId: 'vm1', destinationHostId, imageHash: HASH, keyedDigest: KEYED,
+    transferKeyHash: TRANSFER_KEY_HASH});
+const confirm = (migrationId, observedHash) => ({migrationId, observedHash, transferKey: TRANSFER_KEY, keyedDigest: KEYED});
 /** A member's identity as its CA issues it: NodeOU client, the vmledger role a certificate attribute. */
 const identity = (mspId, name, role) => ({
     mspId, id: `x509::/C=US/OU=client/CN=${name}::/C=US/CN=ca.${mspId}`, attrs: {'vmledger.role': role},
@@ -41,12 +48,12 @@ async function federation() {
     const world = new MemoryWorld();
     const capacity = {cpuCores: 8, memoryMib: 16384, networkMbps: 1000, ioMbps: 1000};
     const steps = [
-        [ORG1_MANAGER, 'RegisterCloud', {id: 'cloud-a', name: 'Cloud A'}],
-        [ORG2_MANAGER, 'RegisterCloud', {id: 'cloud-b', name: 'Cloud B'}],
-        [ORG1_MANAGER, 'RegisterHost', {id: 'a-jp-1', cloudId: 'cloud-a', country: 'JP', organizations: ['CompanyA'], capacity}],
-        [ORG2_MANAGER, 'RegisterHost', {id: 'b-gb-1', cloudId: 'cloud-b', country: 'GB', organizations: ['CompanyB'], capacity}],
-        [ORG2_MANAGER, 'RegisterHost', {id: 'b-de-1', cloudId: 'cloud-b', country: 'DE', organizations: ['CompanyA'], capacity}],
-        [ORG1_OPERATOR, 'RegisterVm', {id: 'vm1', cloudId: 'cloud-a', hostId: 'a-jp-1', imageHash: HASH,
+        [ORG1_MANAGER, 'RegisterCloud', {id: 'org1.cloud-a', name: 'Cloud A'}],
+        [ORG2_MANAGER, 'RegisterCloud', {id: 'org2.cloud-b', name: 'Cloud B'}],
+        [ORG1_MANAGER, 'RegisterHost', {id: 'org1.a-jp-1', cloudId: 'org1.cloud-a', country: 'JP', organizations: ['CompanyA'], capacity}],
+        [ORG2_MANAGER, 'RegisterHost', {id: 'org2.b-gb-1', cloudId: 'org2.cloud-b', country: 'GB', organizations: ['CompanyB'], capacity}],
+        [ORG2_MANAGER, 'RegisterHost', {id: 'org2.b-de-1', cloudId: 'org2.cloud-b', country: 'DE', organizations: ['CompanyA'], capacity}],
+        [ORG1_OPERATOR, 'RegisterVm', {id: 'vm1', cloudId: 'org1.cloud-a', hostId: 'org1.a-jp-1', imageHash: HASH,
             requirements: {cpuCores: 2, memoryMib: 4096, networkMbps: 100, ioMbps: 100},
             regulation: {countries: ['JP', 'GB'], organizations: ['CompanyA', 'CompanyB']}}],
     ];
@@ -85,37 +92,37 @@ test('timestamps keep their nanoseconds', () => {
 
 test('a migration across clouds is indicated, confirmed and moves the VM', async () => {
     const world = await federation();
-    const indicated = await submit(world, ORG1_OPERATOR, 'Migrate', {vmId: 'vm1', destinationHostId: 'b-gb-1', imageHash: HASH});
+    const indicated = await submit(world, ORG1_OPERATOR, 'Migrate', migrate('org2.b-gb-1'));
     assert.equal(indicated.answer.status, 'indicated');
     assert.equal(indicated.answer.scope, 'inter');
     assert.equal(indicated.answer.id, indicated.ctx.stub.getTxID());
     assert.equal(indicated.ctx.event.name, 'MigrationIndicated');
 
-    const confirmed = await submit(world, ORG2_MANAGER, 'ConfirmMigration', {migrationId: indicated.answer.id, observedHash: HASH});
+    const confirmed = await submit(world, ORG2_MANAGER, 'ConfirmMigration', confirm(indicated.answer.id, HASH));
     assert.equal(confirmed.answer.status, 'confirmed');
     assert.equal(confirmed.ctx.event.name, 'MigrationConfirmed');
     const {answer: vm} = await submit(world, ORG2_MANAGER, 'GetVm', {id: 'vm1'});
-    assert.equal(vm.hostId, 'b-gb-1');
+    assert.equal(vm.hostId, 'org2.b-gb-1');
     assert.equal(vm.since, confirmed.answer.closedAt);
     assert.match(vm.since, /\.000000005Z$/);
 });
 
 test('a wrong hash is committed as a rejection and the VM stays', async () => {
     const world = await federation();
-    const {answer: m} = await submit(world, ORG1_OPERATOR, 'Migrate', {vmId: 'vm1', destinationHostId: 'b-gb-1', imageHash: HASH});
-    const rejected = await submit(world, ORG2_MANAGER, 'ConfirmMigration', {migrationId: m.id, observedHash: OTHER_HASH});
+    const {answer: m} = await submit(world, ORG1_OPERATOR, 'Migrate', migrate('org2.b-gb-1'));
+    const rejected = await submit(world, ORG2_MANAGER, 'ConfirmMigration', confirm(m.id, OTHER_HASH));
     assert.equal(rejected.answer.status, 'rejected');
     assert.equal(rejected.answer.observedHash, OTHER_HASH);
     assert.equal(rejected.ctx.event.name, 'MigrationRejected');
     const {answer: vm} = await submit(world, ORG2_MANAGER, 'GetVm', {id: 'vm1'});
-    assert.equal(vm.hostId, 'a-jp-1');
+    assert.equal(vm.hostId, 'org1.a-jp-1');
     assert.equal(vm.status, 'running');
 });
 
 test('a refusal is thrown as the wire JSON, writes nothing and emits nothing', async () => {
     const world = await federation();
     const before = new Map(world.state);
-    const {error, ctx} = await submit(world, ORG1_OPERATOR, 'Migrate', {vmId: 'vm1', destinationHostId: 'b-de-1', imageHash: HASH});
+    const {error, ctx} = await submit(world, ORG1_OPERATOR, 'Migrate', migrate('org2.b-de-1'));
     assert.equal(error.code, 'POLICY_DENIED');
     assert.equal(error.details.reasons[0].country, 'DE');
     assert.match(error.message, /country DE not in allowed countries \[JP, GB\]/);
@@ -133,7 +140,7 @@ test('listings page through the range with bookmarks, and history reads oldest f
     const world = await federation();
     const ids = [];
     for (let i = 0; i < 3; i += 1) {
-        const {answer: m} = await submit(world, ORG1_OPERATOR, 'Migrate', {vmId: 'vm1', destinationHostId: 'b-gb-1', imageHash: HASH});
+        const {answer: m} = await submit(world, ORG1_OPERATOR, 'Migrate', migrate('org2.b-gb-1'));
         await submit(world, ORG1_OPERATOR, 'CancelMigration', {migrationId: m.id});
         ids.push(m.id);
     }

@@ -63,7 +63,10 @@ fn line(e: &ChaincodeEvent) -> String {
         ContractEvent::MigrationIndicated(m)
         | ContractEvent::MigrationConfirmed(m)
         | ContractEvent::MigrationRejected(m)
-        | ContractEvent::MigrationCancelled(m) => format!(
+        | ContractEvent::MigrationCancelled(m)
+        | ContractEvent::MigrationDeclined(m)
+        | ContractEvent::MigrationExpired(m)
+        | ContractEvent::StreamRecorded(m) => format!(
             "migration {} of VM {}: {}/{} -> {}/{} {}",
             short(&m.id),
             m.vm_id,

@@ -1,7 +1,7 @@
 //! `vmledger migrate check|start|show|confirm|cancel|send|run`: the protocol step by step, or whole
 //! (`run` is the SDK's workflow, [`vmledger_client::workflow::migrate`]).
 
-use vmledger_client::image::Rate;
+use vmledger_client::image::{Rate, TransferKey};
 use vmledger_client::transfer::{self, Receipt, Transferred};
 use vmledger_client::workflow::migrate::{self as workflow, LedgerStep, MigrateRun as Run, RunReport, TransferMode};
 use vmledger_client::workflow::placement::{self, Candidate};
@@ -17,7 +17,12 @@ use crate::progress;
 pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()> {
     match command {
         MigrateCommand::Check(args) => {
-            let input = msg::Migrate { vm_id: args.vm, destination_host_id: args.to_host, image_hash: args.image_hash };
+            let input = msg::Migrate {
+                vm_id: args.vm,
+                destination_host_id: args.to_host,
+                image_hash: args.image_hash,
+                ..msg::Migrate::default()
+            };
             let check = ctx.ledger()?.check_migration(&input).await?;
             ctx.out.show(&check, || describe_check(&check))?;
             if check.permitted { Ok(()) } else { Err(Verdict::Denied.into()) }
@@ -25,30 +30,45 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
         MigrateCommand::Place(args) => place(ctx, args).await,
         MigrateCommand::Start(args) => {
             let ledger = ctx.ledger()?;
+            let key = match args.key.given()? {
+                Some(key) => key,
+                None => TransferKey::generate()?,
+            };
+            let (hash, keyed_digest) = args.image.digests(ctx.out, Some(&key), args.keyed_digest).await?;
             let input = msg::Migrate {
                 vm_id: args.vm,
                 destination_host_id: args.to_host,
-                image_hash: Some(args.image.hash(ctx.out).await?),
+                image_hash: Some(hash),
+                keyed_digest,
+                transfer_key_hash: Some(key.hash()),
+                ttl_seconds: args.ttl,
+                ..msg::Migrate::default()
             };
+            // The key goes to the destination with the image (`migrate send --transfer-key`), never
+            // on the ledger before the Confirmation.
             if args.no_wait {
                 let pending = ledger.migrate_async(&input).await?;
-                let answer = serde_json::json!({"migrationId": pending.migration_id(), "status": "pending", "acceptedMs": pending.accepted_ms()});
+                let answer = serde_json::json!({"migrationId": pending.migration_id(), "status": "pending",
+                    "acceptedMs": pending.accepted_ms(), "transferKey": key.to_hex()});
                 return ctx.out.show(&answer, || {
                     format!(
-                        "migration {} accepted by the orderer in {} ms; its commit is pending",
+                        "migration {} accepted by the orderer in {} ms; its commit is pending\ntransfer key (send it with the image only): {}",
                         pending.migration_id(),
-                        pending.accepted_ms()
+                        pending.accepted_ms(),
+                        key.to_hex()
                     )
                 });
             }
             let committed = ledger.migrate(&input).await?;
-            ctx.out.show(&committed, || {
+            let answer = serde_json::json!({"indicated": &committed, "transferKey": key.to_hex()});
+            ctx.out.show(&answer, || {
                 format!(
-                    "indicated migration {} in block {} ({} ms)\n{}",
+                    "indicated migration {} in block {} ({} ms)\n{}\ntransfer key (send it with the image only): {}",
                     committed.tx_id,
                     committed.block_number,
                     committed.timings.total_ms,
-                    describe(&committed.result)
+                    describe(&committed.result),
+                    key.to_hex()
                 )
             })
         }
@@ -58,15 +78,24 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
         }
         MigrateCommand::Confirm(args) => {
             let ledger = ctx.ledger()?;
-            let observed_hash = match (args.observed_hash, &args.image) {
-                (Some(hash), _) => hash,
-                (None, Some(path)) => progress::hash(ctx.out, path).await?.hash,
+            let key = args.key.required()?;
+            let (observed_hash, keyed_digest) = match (args.observed_hash, &args.image) {
+                (Some(hash), _) => (hash, args.keyed_digest.unwrap_or_default()),
+                (None, Some(path)) => {
+                    let hashed = progress::hash(ctx.out, path, Some(&key)).await?;
+                    (hashed.hash, hashed.keyed_digest.unwrap_or_default())
+                }
                 (None, None) => {
                     return Err(crate::exit::UsageError("give --image FILE or --observed-hash HEX".into()).into());
                 }
             };
-            let committed =
-                ledger.confirm_migration(&msg::ConfirmMigration { migration_id: args.id, observed_hash }).await?;
+            let confirm = msg::ConfirmMigration {
+                migration_id: args.id,
+                observed_hash,
+                transfer_key: key.to_hex(),
+                keyed_digest,
+            };
+            let committed = ledger.confirm_migration(&confirm).await?;
             ctx.out.show(&committed, || {
                 format!(
                     "{} migration {} in block {}\n{}",
@@ -79,19 +108,31 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
             verdict(&committed.result)
         }
         MigrateCommand::Cancel { id, reason } => {
-            let committed = ctx.ledger()?.cancel_migration(&msg::CancelMigration { migration_id: id, reason }).await?;
-            ctx.out.show(&committed, || {
-                format!(
-                    "cancelled migration {} in block {}\n{}",
-                    committed.result.id,
-                    committed.block_number,
-                    describe(&committed.result)
-                )
-            })
+            let committed = ctx.ledger()?.cancel_migration(&msg::CloseMigration { migration_id: id, reason }).await?;
+            show_closed(ctx, "cancelled", &committed)
+        }
+        MigrateCommand::Decline { id, reason } => {
+            let committed = ctx.ledger()?.decline_migration(&msg::CloseMigration { migration_id: id, reason }).await?;
+            show_closed(ctx, "declined", &committed)
+        }
+        MigrateCommand::Expire { id } => {
+            let committed = ctx.ledger()?.expire_migration(&msg::ExpireMigration { migration_id: id }).await?;
+            show_closed(ctx, "expired", &committed)
         }
         MigrateCommand::Send(args) => send(ctx, args).await,
         MigrateCommand::Run(args) => run_whole(ctx, args).await,
     }
+}
+
+fn show_closed(ctx: &Ctx, what: &str, committed: &vmledger_client::Committed<Migration>) -> anyhow::Result<()> {
+    ctx.out.show(committed, || {
+        format!(
+            "{what} migration {} in block {}\n{}",
+            committed.result.id,
+            committed.block_number,
+            describe(&committed.result)
+        )
+    })
 }
 
 async fn send(ctx: &Ctx, args: MigrateSend) -> anyhow::Result<()> {
@@ -101,7 +142,8 @@ async fn send(ctx: &Ctx, args: MigrateSend) -> anyhow::Result<()> {
             ctx.out.show(&transferred, || describe_transfer(&transferred))
         }
         Target::Agent(url) => {
-            let delivered = upload(ctx.out, &url, &args.id, &args.image, args.rate_limit).await?;
+            let key = args.key.required()?;
+            let delivered = upload(ctx.out, &url, &args.id, &key, &args.image, args.rate_limit).await?;
             ctx.out.show(&delivered, || {
                 format!("{}{}", describe_transfer(&delivered.transferred), describe_receipt(&delivered.receipt))
             })?;
@@ -204,12 +246,13 @@ async fn upload(
     out: Output,
     url: &str,
     migration_id: &str,
+    key: &TransferKey,
     image: &std::path::Path,
     rate: Option<Rate>,
 ) -> anyhow::Result<transfer::Delivered> {
     let bar = progress::bar(out, std::fs::metadata(image).map(|m| m.len()).unwrap_or(0), "upload");
     let shown = bar.clone();
-    let delivered = transfer::upload(url, migration_id, image, rate, move |n| shown.set_position(n)).await;
+    let delivered = transfer::upload(url, migration_id, key, image, rate, move |n| shown.set_position(n)).await;
     bar.finish_and_clear();
     Ok(delivered?)
 }
@@ -304,7 +347,7 @@ fn verdict(migration: &Migration) -> anyhow::Result<()> {
     if migration.status == MigrationStatus::Rejected {
         return Err(Verdict::Rejected {
             migration_id: migration.id.clone(),
-            recorded: migration.recorded_hash.clone(),
+            recorded: migration.recorded_hash.clone().unwrap_or_default(),
             observed: migration.observed_hash.clone().unwrap_or_default(),
         }
         .into());
@@ -333,7 +376,8 @@ fn describe(m: &Migration) -> String {
         ("from", format!("{}/{}", m.source.cloud_id, m.source.host_id)),
         ("to", format!("{}/{}", m.destination.cloud_id, m.destination.host_id)),
         ("requirements", resources(&m.requirements)),
-        ("recorded sha256", m.recorded_hash.clone()),
+        ("recorded sha256", m.recorded_hash.clone().unwrap_or_else(|| "(live: when its stream ends)".into())),
+        ("deadline", time(&m.expires_at)),
         ("indicated", format!("{} by {}", time(&m.indicated_at), m.requested_by.msp_id)),
     ];
     if let Some(closed) = &m.closed_at {
@@ -343,8 +387,8 @@ fn describe(m: &Migration) -> String {
     if let Some(observed) = &m.observed_hash {
         pairs.push(("observed sha256", observed.clone()));
     }
-    if let Some(reason) = &m.cancel_reason {
-        pairs.push(("cancel reason", reason.clone()));
+    if let Some(reason) = &m.reason {
+        pairs.push(("reason", reason.clone()));
     }
     fields(&pairs)
 }

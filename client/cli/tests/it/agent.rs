@@ -89,9 +89,19 @@ async fn an_intact_image_is_confirmed_and_kept() {
     let agent = start_agent(&proxy.url, &landing, 10).await;
     let source = image(tmp.path(), "vm.raw", &data);
 
-    let output =
-        vmledger(&["--json", "migrate", "send", &sample::migration_id(), "--image", &source, "--to-agent", &agent.url])
-            .await;
+    let output = vmledger(&[
+        "--json",
+        "migrate",
+        "send",
+        &sample::migration_id(),
+        "--image",
+        &source,
+        "--to-agent",
+        &agent.url,
+        "--transfer-key",
+        sample::TRANSFER_KEY,
+    ])
+    .await;
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let delivered: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(delivered["receipt"]["status"], "confirmed");
@@ -113,8 +123,18 @@ async fn a_tampered_image_is_rejected_on_the_ledger_and_the_uploader_exits_4() {
     let agent = start_agent(&proxy.url, tmp.path(), 10).await;
     let source = image(tmp.path(), "tampered.raw", &tampered);
 
-    let output =
-        vmledger(&["migrate", "send", &sample::migration_id(), "--image", &source, "--to-agent", &agent.url]).await;
+    let output = vmledger(&[
+        "migrate",
+        "send",
+        &sample::migration_id(),
+        "--image",
+        &source,
+        "--to-agent",
+        &agent.url,
+        "--transfer-key",
+        sample::TRANSFER_KEY,
+    ])
+    .await;
     assert_eq!(output.status.code(), Some(4), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(*confirmations.lock().expect("lock"), vec![sha256(&tampered)], "confirmed with what arrived");
     assert!(tmp.path().join(format!("{}.rejected", sample::migration_id())).exists(), "evidence kept");
@@ -133,8 +153,12 @@ async fn a_truncated_upload_is_confirmed_with_what_arrived_so_the_ledger_rejects
     let id = sample::migration_id();
     tokio::task::spawn_blocking(move || {
         let mut stream = std::net::TcpStream::connect(address).expect("connect");
-        write!(stream, "PUT /migrations/{id}/image HTTP/1.1\r\nHost: agent\r\nContent-Length: 1000\r\n\r\n")
-            .expect("head");
+        let key = sample::TRANSFER_KEY;
+        write!(
+            stream,
+            "PUT /migrations/{id}/image HTTP/1.1\r\nHost: agent\r\nAuthorization: Bearer {key}\r\nContent-Length: 1000\r\n\r\n"
+        )
+        .expect("head");
         stream.write_all(&full[..400]).expect("part of the body");
         stream.flush().expect("flush");
         // The sender dies mid-upload.
@@ -163,8 +187,18 @@ async fn an_upload_for_a_migration_never_indicated_is_refused_with_not_found() {
     .await;
     let agent = start_agent(&proxy.url, tmp.path(), 1).await;
     let source = image(tmp.path(), "vm.raw", b"image");
-    let output =
-        vmledger(&["migrate", "send", &sample::migration_id(), "--image", &source, "--to-agent", &agent.url]).await;
+    let output = vmledger(&[
+        "migrate",
+        "send",
+        &sample::migration_id(),
+        "--image",
+        &source,
+        "--to-agent",
+        &agent.url,
+        "--transfer-key",
+        sample::TRANSFER_KEY,
+    ])
+    .await;
     assert_eq!(output.status.code(), Some(7), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(
         std::fs::read_dir(tmp.path()).expect("dir").all(|e| !e

@@ -39,6 +39,9 @@ async fn keeping_ledger() -> (StandIn, Arc<Mutex<Vec<String>>>) {
                         record["mspId"] = json!("Org1MSP");
                         record["registeredAt"] = json!("2025-01-01T00:00:00Z");
                     }
+                    "RegisterHost" => {
+                        record["updatedAt"] = json!("2025-01-01T00:00:00Z");
+                    }
                     "RegisterVm" => {
                         record["status"] = json!("running");
                         record["since"] = json!("2025-01-01T00:00:00Z");

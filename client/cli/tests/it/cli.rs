@@ -105,8 +105,21 @@ async fn a_hash_mismatch_exits_4() {
     let observed = "0".repeat(64);
     let stand_in =
         StandIn::always(Reply::committed(sample::migration("rejected", sample::HASH_A, Some(&observed)))).await;
-    let output =
-        against(&stand_in.url, &["migrate", "confirm", &sample::migration_id(), "--observed-hash", &observed]).await;
+    let output = against(
+        &stand_in.url,
+        &[
+            "migrate",
+            "confirm",
+            &sample::migration_id(),
+            "--observed-hash",
+            &observed,
+            "--keyed-digest",
+            &observed,
+            "--transfer-key",
+            sample::TRANSFER_KEY,
+        ],
+    )
+    .await;
     assert_eq!(code(&output), 4, "{}", stderr(&output));
     assert!(stdout(&output).contains("rejected"), "{}", stdout(&output));
 }
@@ -248,7 +261,8 @@ async fn relative_times_in_weeks_and_minutes_reach_the_contract_as_instants() {
 async fn place_ranks_permitted_hosts_best_fit_first_and_gives_the_others_reasons() {
     let host = |id: &str, cpu: u64| {
         json!({"id": id, "cloudId": "cloud-b", "country": "GB", "organizations": ["CompanyB"],
-               "capacity": {"cpuCores": cpu, "memoryMib": 65536, "networkMbps": 10000, "ioMbps": 2000}})
+               "capacity": {"cpuCores": cpu, "memoryMib": 65536, "networkMbps": 10000, "ioMbps": 2000},
+               "updatedAt": "2025-01-01T00:00:00Z"})
     };
     let stand_in = StandIn::start(move |seen, _| match seen.function() {
         "GetVm" => Reply::result(sample::vm("vm-1")),

@@ -323,6 +323,7 @@ mod tests {
             country: m.country.clone(),
             organizations: m.organizations.clone(),
             capacity: m.capacity,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
         }
     }
 

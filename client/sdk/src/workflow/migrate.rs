@@ -23,7 +23,7 @@ use vmledger_contract::msg;
 
 use crate::error::Error;
 use crate::gateway::{Committed, Timings, millis};
-use crate::image::{Hashed, Rate, hash_file};
+use crate::image::{Hashed, Rate, TransferKey, hash_file};
 use crate::ledger::VmLedger;
 use crate::transfer::{self, Delivered, Receipt, TransferError, Transferred};
 
@@ -227,11 +227,16 @@ fn stage<'a>(observer: &'a dyn Observer, stage: Stage, bytes: Option<u64>) -> St
 ///
 /// # Errors
 /// [`RunError::Hash`].
-pub async fn hash_observed(path: &Path, which: Stage, observer: &Arc<dyn Observer>) -> Result<Hashed, RunError> {
+pub async fn hash_observed(
+    path: &Path,
+    key: &TransferKey,
+    which: Stage,
+    observer: &Arc<dyn Observer>,
+) -> Result<Hashed, RunError> {
     let size = std::fs::metadata(path).map_err(|source| RunError::Hash { path: path.to_owned(), source })?.len();
     let _stage = stage(observer.as_ref(), which, Some(size));
-    let (owned, progress) = (path.to_owned(), observer.clone());
-    tokio::task::spawn_blocking(move || hash_file(&owned, |n| progress.progress(which, n)))
+    let (owned, progress, key) = (path.to_owned(), observer.clone(), key.clone());
+    tokio::task::spawn_blocking(move || hash_file(&owned, Some(&key), |n| progress.progress(which, n)))
         .await
         .map_err(|e| RunError::Task(e.to_string()))?
         .map_err(|source| RunError::Hash { path: path.to_owned(), source })
@@ -254,14 +259,18 @@ impl MigrateRun {
             return Err(RunError::NotAFile(self.image));
         }
 
-        // 1. Hash at the source.
-        let hashed = hash_observed(&self.image, Stage::Hash, &observer).await?;
+        // 1. Hash at the source, with the HMAC under this migration's own transfer key.
+        let key = TransferKey::generate().map_err(|source| RunError::Hash { path: self.image.clone(), source })?;
+        let hashed = hash_observed(&self.image, &key, Stage::Hash, &observer).await?;
 
-        // 2. The Indication, up to the orderer's acceptance.
+        // 2. The Indication, up to the orderer's acceptance: it records the key's hash, never the key.
         let input = msg::Migrate {
             vm_id: self.vm_id.clone(),
             destination_host_id: self.to_host.clone(),
             image_hash: Some(hashed.hash.clone()),
+            keyed_digest: hashed.keyed_digest.clone(),
+            transfer_key_hash: Some(key.hash()),
+            ..msg::Migrate::default()
         };
         let pending = {
             let _stage = stage(observer.as_ref(), Stage::Indicate, None);
@@ -273,7 +282,7 @@ impl MigrateRun {
 
         // 3. Transfer while the Indication commits; a failed commit abandons the transfer.
         let mut commit = tokio::spawn(async move { pending.wait().await });
-        let transfer = self.send(&migration_id, &hashed, &observer);
+        let transfer = self.send(&migration_id, &hashed, &key, &observer);
         tokio::pin!(transfer);
         let mut indicated: Option<Committed<Migration>> = None;
         let sent = loop {
@@ -302,7 +311,8 @@ impl MigrateRun {
                     return Err(RunError::Task("a folder transfer without a folder".into()));
                 };
                 let landed = transfer::landing_path(dir, &migration_id);
-                let observed = hash_observed(&landed, Stage::DestinationHash, &observer).await?;
+                // The key travelled with the copy: the destination hashes (and HMACs) what landed.
+                let observed = hash_observed(&landed, &key, Stage::DestinationHash, &observer).await?;
                 let _stage = stage(observer.as_ref(), Stage::Confirm, None);
                 let wait_started = Instant::now();
                 let indicated_now = match indicated.take() {
@@ -315,6 +325,8 @@ impl MigrateRun {
                     .confirm_migration(&msg::ConfirmMigration {
                         migration_id: migration_id.clone(),
                         observed_hash: observed.hash.clone(),
+                        transfer_key: key.to_hex(),
+                        keyed_digest: observed.keyed_digest.clone().unwrap_or_default(),
                     })
                     .await
                     .map_err(|source| RunError::Confirm {
@@ -385,7 +397,13 @@ impl MigrateRun {
     }
 
     /// Step 3: the image to the folder or the agent.
-    async fn send(&self, migration_id: &str, hashed: &Hashed, observer: &Arc<dyn Observer>) -> Result<Sent, RunError> {
+    async fn send(
+        &self,
+        migration_id: &str,
+        hashed: &Hashed,
+        key: &TransferKey,
+        observer: &Arc<dyn Observer>,
+    ) -> Result<Sent, RunError> {
         let _stage = stage(observer.as_ref(), Stage::Transfer, Some(hashed.bytes));
         let progress = observer.clone();
         let on_progress = move |n| progress.progress(Stage::Transfer, n);
@@ -398,7 +416,7 @@ impl MigrateRun {
                     .map_err(failed)
             }
             Destination::Agent { url } => {
-                transfer::upload(url, migration_id, &self.image, self.rate_limit, on_progress)
+                transfer::upload(url, migration_id, key, &self.image, self.rate_limit, on_progress)
                     .await
                     .map(|d| Sent::Agent(Box::new(d)))
                     .map_err(failed)

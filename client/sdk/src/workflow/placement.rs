@@ -55,8 +55,11 @@ pub async fn place(ledger: &VmLedger, vm_id: &str, clouds: &[String]) -> Result<
         let mut pages = ledger.host_pages(&msg::ListHosts { cloud_id: cloud.clone(), page_size: None, bookmark: None });
         while let Some(page) = pages.next_page().await {
             for host in page?.items.into_iter().filter(|h| h.id != vm.host_id) {
-                let input =
-                    msg::Migrate { vm_id: vm.id.clone(), destination_host_id: host.id.clone(), image_hash: None };
+                let input = msg::Migrate {
+                    vm_id: vm.id.clone(),
+                    destination_host_id: host.id.clone(),
+                    ..msg::Migrate::default()
+                };
                 let check = ledger.check_migration(&input).await?;
                 let candidate = Candidate {
                     slack: slack(&host.capacity, &vm.requirements),

@@ -29,6 +29,7 @@ fn migrate() -> vmledger_contract::msg::Migrate {
         vm_id: "vm-1".into(),
         destination_host_id: "host-b1".into(),
         image_hash: Some(sample::HASH_A.into()),
+        ..vmledger_contract::msg::Migrate::default()
     }
 }
 

@@ -23,6 +23,7 @@ async fn submit_posts_one_json_argument_with_the_key_and_reads_the_commit() {
         vm_id: "vm-1".into(),
         destination_host_id: "host-b1".into(),
         image_hash: Some(sample::HASH_A.into()),
+        ..msg::Migrate::default()
     };
     let committed = ledger(&stand_in.url).migrate(&input).await.expect("committed");
 
@@ -78,6 +79,7 @@ async fn submit_async_returns_at_202_and_waits_for_the_commit_status() {
         vm_id: "vm-1".into(),
         destination_host_id: "host-b1".into(),
         image_hash: Some(sample::HASH_A.into()),
+        ..msg::Migrate::default()
     };
     let pending = ledger(&stand_in.url).migrate_async(&input).await.expect("accepted");
     assert_eq!(pending.migration_id(), sample::migration_id());
@@ -109,6 +111,7 @@ async fn an_async_commit_that_failed_is_an_invalid_transaction_at_the_commit_ste
         vm_id: "vm-1".into(),
         destination_host_id: "host-b1".into(),
         image_hash: Some(sample::HASH_A.into()),
+        ..msg::Migrate::default()
     };
     let pending = ledger(&stand_in.url).migrate_async(&input).await.expect("accepted");
     let err = pending.wait().await.expect_err("invalid");
@@ -123,8 +126,12 @@ async fn an_async_commit_that_failed_is_an_invalid_transaction_at_the_commit_ste
 async fn an_async_endorsement_refusal_comes_back_at_once() {
     let stand_in = StandIn::always(Reply::problem(422, sample::problem(422, "POLICY_DENIED",
         json!({"vmId": "vm-1", "hostId": "h", "reasons": [{"rule": "country", "country": "US", "allowed": ["JP"]}]})))).await;
-    let input =
-        msg::Migrate { vm_id: "vm-1".into(), destination_host_id: "h".into(), image_hash: Some(sample::HASH_A.into()) };
+    let input = msg::Migrate {
+        vm_id: "vm-1".into(),
+        destination_host_id: "h".into(),
+        image_hash: Some(sample::HASH_A.into()),
+        ..msg::Migrate::default()
+    };
     let err = ledger(&stand_in.url).migrate_async(&input).await.expect_err("denied");
     assert!(matches!(&err, Error::Contract { step: Step::Endorse, .. }), "{err:?}");
 }

@@ -12,19 +12,24 @@ use vmledger_client::{Gateway, VmLedger};
 use vmledger_contract::model::MigrationStatus;
 use vmledger_testkit::{Reply, StandIn, nowhere, sample};
 
-/// A stand-in ledger on which `Migrate` is accepted (202), commits, and `ConfirmMigration`
-/// compares the observed hash with `recorded` as the contract does.
+/// A stand-in ledger on which `Migrate` is accepted (202), commits with the transfer key's hash it
+/// was given, and `ConfirmMigration` compares the observed hash with `recorded` as the contract does.
 async fn ledger(recorded: String) -> StandIn {
     let id = sample::migration_id();
+    let indicated = Arc::new(Mutex::new(sample::migration("indicated", &recorded, None)));
     StandIn::start(move |seen, _| match (seen.method.as_str(), seen.function()) {
-        ("POST", "Migrate") => Reply::json(202, json!({"txId": id, "statusUrl": "/x"})),
+        ("POST", "Migrate") => {
+            let key_hash = seen.argument()["transferKeyHash"].clone();
+            indicated.lock().expect("lock")["transferKeyHash"] = key_hash;
+            Reply::json(202, json!({"txId": id, "statusUrl": "/x"}))
+        }
         ("GET", _) => Reply::json(
             200,
             json!({"txId": id, "status": "committed", "blockNumber": 5, "validationCode": "VALID",
-                   "result": sample::migration("indicated", &recorded, None),
+                   "result": indicated.lock().expect("lock").clone(),
                    "timings": {"endorseMs": 9, "submitMs": 3, "commitMs": 60, "totalMs": 72}}),
         ),
-        ("POST", "GetMigration") => Reply::result(sample::migration("indicated", &recorded, None)),
+        ("POST", "GetMigration") => Reply::result(indicated.lock().expect("lock").clone()),
         ("POST", "ConfirmMigration") => {
             let observed = seen.argument()["observedHash"].as_str().expect("observedHash").to_owned();
             let status = if observed == recorded { "confirmed" } else { "rejected" };
