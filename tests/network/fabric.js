@@ -150,10 +150,33 @@ class Fabric {
   }
 }
 
+/**
+ * A migration's transfer key as a source draws it (32 random bytes), with what the Indication records
+ * (its SHA-256 and the image's HMAC under it) and what the destination confirms with. No image travels
+ * in these tests: the HMAC stands for the one both sides would compute.
+ */
+function transferKey() {
+  const key = require('node:crypto').randomBytes(32);
+  const sha256 = (bytes) => require('node:crypto').createHash('sha256').update(bytes).digest('hex');
+  return { key: key.toString('hex'), keyHash: sha256(key), keyed: sha256(Buffer.concat([Buffer.from('hmac'), key])) };
+}
+
+/** The Indication of VM to HOST with IMAGEHASH under transfer key K. */
+function indication(vmId, destinationHostId, imageHash, k) {
+  return { vmId, destinationHostId, imageHash, keyedDigest: k.keyed, transferKeyHash: k.keyHash };
+}
+
+/** The destination's Confirmation of MIGRATIONID with what it observed, proving receipt with K. */
+function confirmation(migrationId, observedHash, k) {
+  return { migrationId, observedHash, transferKey: k.key, keyedDigest: k.keyed };
+}
+
 /** Run network/vmledger-net with ARGS (a verb and its arguments); ENV adds to the environment. */
 async function vmledgerNet(args, env = {}) {
   const argv = Array.isArray(args) ? args : [args];
   return run(NET, argv, { cwd: ROOT, timeout: 300000, maxBuffer: 16 << 20, env: { ...process.env, ...env } });
 }
 
-module.exports = { ContractError, Fabric, ROOT, loadNetwork, parseContractError, vmledgerNet };
+module.exports = {
+  ContractError, Fabric, ROOT, confirmation, indication, loadNetwork, parseContractError, transferKey, vmledgerNet,
+};

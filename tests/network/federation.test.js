@@ -17,7 +17,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { before, describe, test } = require('node:test');
 
-const { ContractError, Fabric, ROOT, vmledgerNet } = require('./fabric');
+const {
+  ContractError, Fabric, ROOT, confirmation, indication, transferKey, vmledgerNet,
+} = require('./fabric');
 
 const RUN_ID = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`;
 const fixture = JSON.parse(fs.readFileSync(path.join(ROOT, 'fixtures', 'federation.json'), 'utf8'));
@@ -69,11 +71,11 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
   test('the federation is on the ledger, as each member sees it', async () => {
     for (const p of fabric.network.peers) {
       const vm = await fabric.query(p.org, 'operator', 'GetVm', { id: id('vm-003') });
-      assert.equal(vm.hostId, id('a-tokyo-1'));
+      assert.equal(vm.hostId, id('org1.a-tokyo-1'));
       assert.equal(vm.status, 'running');
       assert.deepEqual(vm.regulation, { countries: ['JP', 'GB'], organizations: ['CompanyA', 'CompanyB'] });
     }
-    const cloud = await fabric.query('org2', 'operator', 'GetCloud', { id: id('cloud-a') });
+    const cloud = await fabric.query('org2', 'operator', 'GetCloud', { id: id('org1.cloud-a') });
     assert.equal(cloud.mspId, 'Org1MSP');
   });
 
@@ -81,8 +83,9 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
     const vmId = id('vm-003');
     const { imageHash } = fed.vms.find((v) => v.id === vmId);
     // When cloud-a (org1) indicates the migration of vm-003 to b-london-1 (GB, CompanyB: allowed)…
+    const k = transferKey();
     const indicated = await fabric.invoke('org1', 'operator', 'Migrate',
-      { vmId, destinationHostId: id('b-london-1'), imageHash });
+      indication(vmId, id('org2.b-london-1'), imageHash, k));
     assert.equal(indicated.status, 'VALID');
     const migration = await fabric.query('org2', 'operator', 'GetMigration', { id: indicated.txId });
     assert.equal(migration.status, 'indicated');
@@ -91,19 +94,19 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
 
     // …and cloud-b (org2) confirms with the hash of what it received, equal to the recorded one,
     const confirmed = await fabric.invoke('org2', 'operator', 'ConfirmMigration',
-      { migrationId: indicated.txId, observedHash: imageHash });
+      confirmation(indicated.txId, imageHash, k));
     assert.equal(confirmed.status, 'VALID');
 
     // then the VM runs on the destination host, and the migration is confirmed, for every member.
     for (const p of fabric.network.peers) {
       const vm = await fabric.query(p.org, 'operator', 'GetVm', { id: vmId });
-      assert.equal(vm.hostId, id('b-london-1'));
+      assert.equal(vm.hostId, id('org2.b-london-1'));
       assert.equal(vm.status, 'running');
       const done = await fabric.query(p.org, 'operator', 'GetMigration', { id: indicated.txId });
       assert.equal(done.status, 'confirmed');
       assert.equal(done.observedHash, imageHash);
-      assert.deepEqual(done.source, { cloudId: id('cloud-a'), hostId: id('a-tokyo-1') });
-      assert.deepEqual(done.destination, { cloudId: id('cloud-b'), hostId: id('b-london-1') });
+      assert.deepEqual(done.source, { cloudId: id('org1.cloud-a'), hostId: id('org1.a-tokyo-1') });
+      assert.deepEqual(done.destination, { cloudId: id('org2.cloud-b'), hostId: id('org2.b-london-1') });
     }
     migrations.confirmed = indicated.txId;
   });
@@ -113,7 +116,7 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
     const before = await fabric.query('org1', 'operator', 'GetVm', { id: vmId });
     // b-frankfurt-1 is in DE and managed by CompanyC: neither is allowed by vm-003's regulation.
     const err = await refusedWith(fabric.invoke('org1', 'operator', 'Migrate',
-      { vmId, destinationHostId: id('b-frankfurt-1'), imageHash: before.imageHash }), 'POLICY_DENIED');
+      indication(vmId, id('org2.b-frankfurt-1'), before.imageHash, transferKey())), 'POLICY_DENIED');
     assert.match(err.message, /DE|CompanyC/);
     assert.deepEqual(await fabric.query('org1', 'operator', 'GetVm', { id: vmId }), before);
   });
@@ -121,12 +124,13 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
   test('a wrong hash at ConfirmMigration commits a rejected migration and the VM stays', async () => {
     const vmId = id('vm-web');
     const { imageHash } = fed.vms.find((v) => v.id === vmId);
+    const k = transferKey();
     const indicated = await fabric.invoke('org1', 'operator', 'Migrate',
-      { vmId, destinationHostId: id('b-paris-1'), imageHash });
+      indication(vmId, id('org2.b-paris-1'), imageHash, k));
     const tampered = sha256('an image altered on its way');
     // The destination reports a different hash: the transaction is valid and committed as evidence…
     const rejected = await fabric.invoke('org2', 'operator', 'ConfirmMigration',
-      { migrationId: indicated.txId, observedHash: tampered });
+      confirmation(indicated.txId, tampered, k));
     assert.equal(rejected.status, 'VALID');
     // …the migration is rejected with the hash observed, and the VM is still on its source host.
     for (const p of fabric.network.peers) {
@@ -135,7 +139,7 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
       assert.equal(migration.recordedHash, imageHash);
       assert.equal(migration.observedHash, tampered);
       const vm = await fabric.query(p.org, 'operator', 'GetVm', { id: vmId });
-      assert.equal(vm.hostId, id('a-virginia-1'));
+      assert.equal(vm.hostId, id('org1.a-virginia-1'));
       assert.equal(vm.status, 'running');
       assert.equal(vm.imageHash, imageHash);
     }
@@ -146,7 +150,7 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
     const vmId = id('vm-web');
     const { imageHash } = fed.vms.find((v) => v.id === vmId);
     await refusedWith(fabric.invoke('org1', 'operator', 'Migrate',
-      { vmId, destinationHostId: id('b-london-2'), imageHash }), 'CAPACITY_EXCEEDED');
+      indication(vmId, id('org2.b-london-2'), imageHash, transferKey())), 'CAPACITY_EXCEEDED');
   });
 
   test('the ledger keeps its history across down/up', async () => {
@@ -157,12 +161,12 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
     for (const p of fabric.network.peers) {
       assert.equal((await fabric.query(p.org, 'operator', 'GetMigration', { id: migrations.confirmed })).status, 'confirmed');
       assert.equal((await fabric.query(p.org, 'operator', 'GetMigration', { id: migrations.rejected })).status, 'rejected');
-      assert.equal((await fabric.query(p.org, 'operator', 'GetVm', { id: id('vm-003') })).hostId, id('b-london-1'));
+      assert.equal((await fabric.query(p.org, 'operator', 'GetVm', { id: id('vm-003') })).hostId, id('org2.b-london-1'));
     }
     // And the network still records new transactions after the restart.
     const vm = await fabric.query('org1', 'operator', 'GetVm', { id: id('vm-db') });
     const indicated = await fabric.invoke('org1', 'operator', 'Migrate',
-      { vmId: vm.id, destinationHostId: id('a-tokyo-1'), imageHash: vm.imageHash });
+      indication(vm.id, id('org1.a-tokyo-1'), vm.imageHash, transferKey()));
     const local = await fabric.query('org1', 'operator', 'GetMigration', { id: indicated.txId });
     assert.equal(local.scope, 'local');
   });

@@ -16,7 +16,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { before, describe, test } = require('node:test');
 
-const { ContractError, Fabric, vmledgerNet } = require('./fabric');
+const {
+  ContractError, Fabric, confirmation, indication, transferKey, vmledgerNet,
+} = require('./fabric');
 
 const RUN_ID = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`;
 const id = (base) => `${base}.${RUN_ID}`;
@@ -41,14 +43,14 @@ describe('members join and leave a running federation', { timeout: 900000 }, () 
   before(async () => {
     fabric = new Fabric();
     assert.equal(fabric.network.peers.length, 2, 'this suite starts from a 2-member federation');
-    await fabric.invoke('org1', 'manager', 'RegisterCloud', { id: id('cloud-a'), name: 'A' });
-    await fabric.invoke('org2', 'manager', 'RegisterCloud', { id: id('cloud-b'), name: 'B' });
+    await fabric.invoke('org1', 'manager', 'RegisterCloud', { id: id('org1.cloud-a'), name: 'A' });
+    await fabric.invoke('org2', 'manager', 'RegisterCloud', { id: id('org2.cloud-b'), name: 'B' });
     await Promise.all([
-      fabric.invoke('org1', 'manager', 'RegisterHost', host(id('a-1'), id('cloud-a'), 'JP')),
-      fabric.invoke('org1', 'manager', 'RegisterHost', host(id('a-2'), id('cloud-a'), 'JP')),
+      fabric.invoke('org1', 'manager', 'RegisterHost', host(id('org1.a-1'), id('org1.cloud-a'), 'JP')),
+      fabric.invoke('org1', 'manager', 'RegisterHost', host(id('org1.a-2'), id('org1.cloud-a'), 'JP')),
     ]);
     await fabric.invoke('org1', 'operator', 'RegisterVm', {
-      id: id('vm'), cloudId: id('cloud-a'), hostId: id('a-1'), requirements: resources(1), imageHash: hash,
+      id: id('vm'), cloudId: id('org1.cloud-a'), hostId: id('org1.a-1'), requirements: resources(1), imageHash: hash,
       regulation: { countries: 'All', organizations: 'All' },
     });
   });
@@ -61,10 +63,10 @@ describe('members join and leave a running federation', { timeout: 900000 }, () 
     const msp = stdout.trim();
     const cert = new crypto.X509Certificate(fs.readFileSync(path.join(msp, 'signcerts', 'cert.pem')));
     assert.match(cert.subject, /OU=admin/);
-    const err = await refusedWith(fabric.invoke('org1', { msp }, 'RegisterCloud', { id: id('cloud-x'), name: 'X' }),
+    const err = await refusedWith(fabric.invoke('org1', { msp }, 'RegisterCloud', { id: id('org1.cloud-x'), name: 'X' }),
       'UNAUTHORIZED');
     assert.equal(err.details.callerRole, 'operator');
-    await refusedWith(fabric.query('org1', 'operator', 'GetCloud', { id: id('cloud-x') }), 'NOT_FOUND');
+    await refusedWith(fabric.query('org1', 'operator', 'GetCloud', { id: id('org1.cloud-x') }), 'NOT_FOUND');
   });
 
   test('a join signed by 1 of the 2 admins it needs is refused and changes nothing', async () => {
@@ -88,14 +90,14 @@ describe('members join and leave a running federation', { timeout: 900000 }, () 
       let joined = false;
       const moves = [];
       const migrating = (async () => {
-        let to = id('a-2');
+        let to = id('org1.a-2');
         while (!joined && moves.length < 40) {
-          const indicated = await fabric.invoke('org1', 'operator', 'Migrate',
-            { vmId: id('vm'), destinationHostId: to, imageHash: hash });
+          const k = transferKey();
+          const indicated = await fabric.invoke('org1', 'operator', 'Migrate', indication(id('vm'), to, hash, k));
           const confirmed = await fabric.invoke('org1', 'operator', 'ConfirmMigration',
-            { migrationId: indicated.txId, observedHash: hash });
+            confirmation(indicated.txId, hash, k));
           moves.push([indicated.status, confirmed.status]);
-          to = to === id('a-2') ? id('a-1') : id('a-2');
+          to = to === id('org1.a-2') ? id('org1.a-1') : id('org1.a-2');
         }
       })();
       await vmledgerNet(['join', joiner]).finally(() => { joined = true; });
@@ -105,15 +107,16 @@ describe('members join and leave a running federation', { timeout: 900000 }, () 
 
       fabric = new Fabric();
       assert.equal(fabric.network.peers.length, 3);
-      await fabric.invoke(joiner, 'manager', 'RegisterCloud', { id: id('cloud-c'), name: 'C' });
-      await fabric.invoke(joiner, 'manager', 'RegisterHost', host(id('c-1'), id('cloud-c'), 'GB'));
+      await fabric.invoke(joiner, 'manager', 'RegisterCloud', { id: id(`${joiner}.cloud-c`), name: 'C' });
+      await fabric.invoke(joiner, 'manager', 'RegisterHost', host(id(`${joiner}.c-1`), id(`${joiner}.cloud-c`), 'GB'));
+      const k = transferKey();
       const indicated = await fabric.invoke('org1', 'operator', 'Migrate',
-        { vmId: id('vm'), destinationHostId: id('c-1'), imageHash: hash });
-      await fabric.invoke(joiner, 'operator', 'ConfirmMigration', { migrationId: indicated.txId, observedHash: hash });
+        indication(id('vm'), id(`${joiner}.c-1`), hash, k));
+      await fabric.invoke(joiner, 'operator', 'ConfirmMigration', confirmation(indicated.txId, hash, k));
 
       const histories = await Promise.all(fabric.network.peers.map((p) => fabric.queryText(p.org, 'operator',
         'VmHistory', { id: id('vm') })));
-      assert.equal(JSON.parse(histories[0]).vm.hostId, id('c-1'));
+      assert.equal(JSON.parse(histories[0]).vm.hostId, id(`${joiner}.c-1`));
       assert.ok(histories.every((h) => h === histories[0]), `histories differ:\n${histories.join('\n')}`);
     });
 
@@ -124,7 +127,7 @@ describe('members join and leave a running federation', { timeout: 900000 }, () 
     assert.deepEqual(fabric.network.peers.map((p) => p.org), ['org1', 'org2']);
     for (const p of fabric.network.peers) {
       assert.equal(await fabric.queryText(p.org, 'operator', 'VmHistory', { id: id('vm') }), before);
-      assert.equal((await fabric.query(p.org, 'operator', 'GetCloud', { id: id('cloud-c') })).mspId,
+      assert.equal((await fabric.query(p.org, 'operator', 'GetCloud', { id: id(`${joiner}.cloud-c`) })).mspId,
         `Org${joiner.slice(3)}MSP`);
     }
     // The federation goes on without it.

@@ -91,13 +91,16 @@ struct Fleet {
     source: VmLedger,
     destination: VmLedger,
     tag: String,
+    /// The namespaces of the source's and the destination's ids (`org1`, `org2`).
+    namespaces: (String, String),
     /// Per slot: is the VM on its `b` host now?
     on_b: Arc<Vec<AtomicBool>>,
 }
 
 impl Fleet {
     fn host(&self, side: char, slot: usize) -> String {
-        format!("{}-{side}{slot}", self.tag)
+        let namespace = if side == 'a' { &self.namespaces.0 } else { &self.namespaces.1 };
+        format!("{namespace}.{}-{side}{slot}", self.tag)
     }
 
     fn vm(&self, slot: usize) -> String {
@@ -117,7 +120,8 @@ async fn fleet(members: &Members, args: &Options, slots: usize) -> Result<Fleet>
     let manager_a = ledger(members, &args.source, "manager")?;
     let manager_b = ledger(members, &args.destination, "manager")?;
     let cloud = |id: &str| msg::RegisterCloud { id: id.to_owned(), name: format!("benchmark {id}"), prices: None };
-    let (cloud_a, cloud_b) = (format!("{tag}-a"), format!("{tag}-b"));
+    let namespaces = (members.member(&args.source)?.namespace(), members.member(&args.destination)?.namespace());
+    let (cloud_a, cloud_b) = (format!("{}.{tag}-a", namespaces.0), format!("{}.{tag}-b", namespaces.1));
     manager_a
         .register_cloud(&cloud(&cloud_a))
         .await
@@ -134,7 +138,7 @@ async fn fleet(members: &Members, args: &Options, slots: usize) -> Result<Fleet>
                 (
                     manager_a.clone(),
                     msg::RegisterHost {
-                        id: format!("{tag}-a{i}"),
+                        id: format!("{}.{tag}-a{i}", namespaces.0),
                         cloud_id: cloud_a.clone(),
                         country: "JP".into(),
                         organizations: vec!["BenchCo".into()],
@@ -144,7 +148,7 @@ async fn fleet(members: &Members, args: &Options, slots: usize) -> Result<Fleet>
                 (
                     manager_b.clone(),
                     msg::RegisterHost {
-                        id: format!("{tag}-b{i}"),
+                        id: format!("{}.{tag}-b{i}", namespaces.1),
                         cloud_id: cloud_b.clone(),
                         country: "GB".into(),
                         organizations: vec!["BenchCo".into()],
@@ -164,7 +168,7 @@ async fn fleet(members: &Members, args: &Options, slots: usize) -> Result<Fleet>
                 msg::RegisterVm {
                     id: format!("{tag}-vm{i}"),
                     cloud_id: cloud_a.clone(),
-                    host_id: format!("{tag}-a{i}"),
+                    host_id: format!("{}.{tag}-a{i}", namespaces.0),
                     requirements,
                     image_hash: BENCH_HASH.into(),
                     regulation: Regulation { countries: Allowed::All, organizations: Allowed::All },
@@ -179,6 +183,7 @@ async fn fleet(members: &Members, args: &Options, slots: usize) -> Result<Fleet>
         source: ledger(members, &args.source, "operator")?,
         destination: ledger(members, &args.destination, "operator")?,
         tag,
+        namespaces,
         on_b: Arc::new((0..slots).map(|_| AtomicBool::new(false)).collect()),
     })
 }
@@ -634,14 +639,19 @@ async fn transfers(
     let operator = ledger(members, &args.source, "manager")?;
     let setup = |e| BenchError::ledger("registering the transfer part's clouds, hosts and VMs", e);
     let tag = format!("benchx-{}", chrono::Utc::now().format("%m%d%H%M%S"));
+    // Each side's cloud and its one host share a name, in the side's namespace.
+    let (side_a, side_b) = (
+        format!("{}.{tag}-a", members.member(&args.source)?.namespace()),
+        format!("{}.{tag}-b", members.member(&args.destination)?.namespace()),
+    );
     let cloud = |id: &str| msg::RegisterCloud { id: id.to_owned(), name: format!("benchmark {id}"), prices: None };
-    manager_a.register_cloud(&cloud(&format!("{tag}-a"))).await.map_err(setup)?;
-    manager_b.register_cloud(&cloud(&format!("{tag}-b"))).await.map_err(setup)?;
+    manager_a.register_cloud(&cloud(&side_a)).await.map_err(setup)?;
+    manager_b.register_cloud(&cloud(&side_b)).await.map_err(setup)?;
     let capacity = Resources { cpu_cores: 1024, memory_mib: 1 << 20, network_mbps: 100_000, io_mbps: 100_000 };
-    for (l, side, country) in [(&manager_a, 'a', "JP"), (&manager_b, 'b', "GB")] {
+    for (l, side, country) in [(&manager_a, &side_a, "JP"), (&manager_b, &side_b, "GB")] {
         l.register_host(&msg::RegisterHost {
-            id: format!("{tag}-{side}"),
-            cloud_id: format!("{tag}-{side}"),
+            id: side.clone(),
+            cloud_id: side.clone(),
             country: country.into(),
             organizations: vec!["BenchCo".into()],
             capacity,
@@ -667,8 +677,8 @@ async fn transfers(
                 manager_a
                     .register_vm(&msg::RegisterVm {
                         id: vm.clone(),
-                        cloud_id: format!("{tag}-a"),
-                        host_id: format!("{tag}-a"),
+                        cloud_id: side_a.clone(),
+                        host_id: side_a.clone(),
                         requirements: Resources { cpu_cores: 1, memory_mib: 512, network_mbps: 10, io_mbps: 10 },
                         image_hash: hash.clone(),
                         regulation: Regulation { countries: Allowed::All, organizations: Allowed::All },
@@ -678,7 +688,7 @@ async fn transfers(
                 note(&format!("bench: migrate run of {} ({bytes} bytes) at {rate}", image.display()));
                 let run = MigrateRun {
                     vm_id: vm.clone(),
-                    to_host: format!("{tag}-b"),
+                    to_host: side_b.clone(),
                     image: image.clone(),
                     destination: Destination::Agent { url: agent.url.clone() },
                     rate_limit: Some(parsed),

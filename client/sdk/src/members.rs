@@ -82,6 +82,11 @@ impl Members {
 }
 
 impl Member {
+    /// The namespace of this member's cloud and host ids (`org1` in `org1.tokyo-1`).
+    pub fn namespace(&self) -> String {
+        vmledger_contract::ownership::namespace(&self.msp_id)
+    }
+
     /// The API key of `identity` (`manager`, `operator`, `relay`).
     ///
     /// # Errors

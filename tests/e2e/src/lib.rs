@@ -97,6 +97,13 @@ impl Federation {
         (self.members.members[0].org.clone(), self.members.members[1].org.clone())
     }
 
+    /// A cloud or host id unique to this run in `org`'s namespace (`org1.{prefix}-{run}-{n}`): a
+    /// member names only its own.
+    pub fn owned(&self, org: &str, prefix: &str) -> String {
+        let member = self.members.member(org).unwrap_or_else(|e| panic!("{e}"));
+        format!("{}.{}", member.namespace(), unique(prefix))
+    }
+
     /// The typed contract as `identity` (`manager`/`operator`) of `org`.
     pub fn ledger(&self, org: &str, identity: &str) -> VmLedger {
         Profile::from_members(&self.members, org, identity)
@@ -315,13 +322,13 @@ impl Scenario {
         let federation = Federation::connect();
         let (org_a, org_b) = federation.orgs();
         let s = Scenario {
-            cloud_a: unique("cloud-a"),
-            cloud_b: unique("cloud-b"),
-            host_a: unique("a-jp"),
-            host_b: unique("b-gb"),
-            host_b_us: unique("b-us"),
-            host_b_other_org: unique("b-gb-c"),
-            host_b_tiny: unique("b-gb-tiny"),
+            cloud_a: federation.owned(&org_a, "cloud-a"),
+            cloud_b: federation.owned(&org_b, "cloud-b"),
+            host_a: federation.owned(&org_a, "a-jp"),
+            host_b: federation.owned(&org_b, "b-gb"),
+            host_b_us: federation.owned(&org_b, "b-us"),
+            host_b_other_org: federation.owned(&org_b, "b-gb-c"),
+            host_b_tiny: federation.owned(&org_b, "b-gb-tiny"),
             org_a,
             org_b,
             federation,
@@ -395,6 +402,19 @@ impl Scenario {
             .run()
             .expect(exit::OK);
         vm
+    }
+
+    /// `migrate start` of `vm` to `host` as A's operator with `image`: the migration's id and the
+    /// transfer key the destination needs.
+    pub fn indicate(&self, vm: &str, host: &str, image: &Image) -> (String, String) {
+        let started = self
+            .cli_a("operator")
+            .args(["--json", "migrate", "start", "--vm", vm, "--to-host", host, "--image", image.path_str()])
+            .run()
+            .expect(exit::OK)
+            .json();
+        let id = started["indicated"]["txId"].as_str().expect("tx id").to_owned();
+        (id, started["transferKey"].as_str().expect("transfer key").to_owned())
     }
 
     /// `migrate run` of `vm` to `host` as A's user: the image is copied into the folder `landing`,

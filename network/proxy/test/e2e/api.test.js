@@ -17,6 +17,15 @@ const {
 
 const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
 const caps = (cpuCores, memoryMib) => ({ cpuCores, memoryMib, networkMbps: 1000, ioMbps: 1000 });
+/** A cold Indication under a fresh transfer key (no image travels here: the HMAC stands for one). */
+const indication = (vmId, destinationHostId, imageHash) => {
+  const key = crypto.randomBytes(32);
+  return {
+    vmId, destinationHostId, imageHash,
+    keyedDigest: crypto.createHmac('sha256', key).update(imageHash).digest('hex'),
+    transferKeyHash: crypto.createHash('sha256').update(key).digest('hex'),
+  };
+};
 
 describe('gateway REST proxy on the real network', () => {
   let network;
@@ -26,19 +35,20 @@ describe('gateway REST proxy on the real network', () => {
   let operator;
   let channel;
   let chaincode;
-  const ids = {
-    cloud: `e2e-${RUN}-cloud`,
-    hostDe: `e2e-${RUN}-h-de`,
-    hostUs: `e2e-${RUN}-h-us`,
-    hostSmall: `e2e-${RUN}-h-small`,
-    vm: `e2e-${RUN}-vm`,
-  };
+  // Clouds and hosts are named in the member's namespace (`org1.…`); filled in once the member is known.
+  const ids = {};
+  let own;
   let scenarioStartHeight;
 
   before(async () => {
     network = loadNetwork();
     ({ channel, chaincode } = network);
     member = network.members[0];
+    own = (name) => `${member.mspId.toLowerCase().replace(/msp$/, '')}.e2e-${RUN}-${name}`;
+    Object.assign(ids, {
+      cloud: own('cloud'), hostDe: own('h-de'), hostUs: own('h-us'), hostSmall: own('h-small'), hostDe2: own('h-de2'),
+      vm: `e2e-${RUN}-vm`,
+    });
     proxy = await startProxy(proxyConfig(network, member));
     manager = client(proxy.url, member.apiKeys.manager, { channel, chaincode });
     operator = client(proxy.url, member.apiKeys.operator, { channel, chaincode });
@@ -185,28 +195,26 @@ describe('gateway REST proxy on the real network', () => {
     });
 
     it('RegisterCloud by an operator (not a manager) → 403 UNAUTHORIZED', async () => {
-      await expectProblem(await operator.submit('RegisterCloud', { id: `e2e-${RUN}-c2`, name: 'x' }), 403, 'UNAUTHORIZED');
+      await expectProblem(await operator.submit('RegisterCloud', { id: own('c2'), name: 'x' }), 403, 'UNAUTHORIZED');
     });
 
     it('malformed contract input → 400 INVALID_ARGUMENT', async () => {
       await expectProblem(await operator.query('GetVm', { vm: 'x' }), 400, 'INVALID_ARGUMENT');
       await expectProblem(await manager.submit('RegisterHost', {
-        id: `e2e-${RUN}-h-bad`, cloudId: ids.cloud, country: 'ZZ', organizations: ['o'], capacity: caps(1, 1),
+        id: own('h-bad'), cloudId: ids.cloud, country: 'ZZ', organizations: ['o'], capacity: caps(1, 1),
       }), 400, 'INVALID_ARGUMENT');
     });
 
     it('Migrate to a forbidden country → 422 POLICY_DENIED with the contract\'s details', async () => {
-      const p = await expectProblem(await manager.submit('Migrate', {
-        vmId: ids.vm, destinationHostId: ids.hostUs, imageHash: sha256(ids.vm),
-      }), 422, 'POLICY_DENIED');
+      const p = await expectProblem(await manager.submit('Migrate', indication(ids.vm, ids.hostUs, sha256(ids.vm))),
+        422, 'POLICY_DENIED');
       assert.match(p.detail, /US/);
       assert.ok(p.details !== undefined, 'details passed through');
     });
 
     it('Migrate to a host without room → 422 CAPACITY_EXCEEDED', async () => {
-      await expectProblem(await manager.submit('Migrate', {
-        vmId: ids.vm, destinationHostId: ids.hostSmall, imageHash: sha256(ids.vm),
-      }), 422, 'CAPACITY_EXCEEDED');
+      await expectProblem(await manager.submit('Migrate', indication(ids.vm, ids.hostSmall, sha256(ids.vm))),
+        422, 'CAPACITY_EXCEEDED');
     });
 
     it('concurrent updates of one host → some 409 MVCC_READ_CONFLICT, retryable, with txId (others 200 or 503 retryable)', async () => {
@@ -235,7 +243,7 @@ describe('gateway REST proxy on the real network', () => {
   });
 
   describe('chaincode events over SSE', () => {
-    const ours = (messages) => messages.filter((m) => String(m.data?.payload?.id ?? '').startsWith(`e2e-${RUN}-`));
+    const ours = (messages) => messages.filter((m) => String(m.data?.payload?.id ?? '').includes(`e2e-${RUN}-`));
     const expected = () => [
       ['CloudRegistered', ids.cloud], ['HostRegistered', ids.hostDe], ['HostRegistered', ids.hostUs],
       ['HostRegistered', ids.hostSmall], ['VmRegistered', ids.vm],
@@ -274,7 +282,7 @@ describe('gateway REST proxy on the real network', () => {
 
     it('delivers new events live (stream opened before the transaction)', async () => {
       const res = await manager.events();
-      const hostId = `e2e-${RUN}-h-live`;
+      const hostId = own('h-live');
       const reading = readEvents(res, (msgs) => msgs.some((m) => m.data?.payload?.id === hostId));
       await new Promise((r) => setTimeout(r, 300)); // let the stream register with the peer
       await expectOk(await manager.submit('RegisterHost', {
@@ -300,20 +308,18 @@ describe('gateway REST proxy on the real network', () => {
       }),
       get: (p, extra = {}) => fetch(`${proxy.url}${p}`, { headers: { 'X-API-Key': key, ...extra } }),
     });
-    const hostDe2 = `e2e-${RUN}-h-de2`;
 
     it('submits and evaluates with the input object as the body', async () => {
       const a = typed(member.apiKeys.manager);
       const host = await expectOk(await a.post('/v1/transactions/RegisterHost', {
-        id: hostDe2, cloudId: ids.cloud, country: 'DE', organizations: ['E2E Org'], capacity: caps(8, 8192),
+        id: ids.hostDe2, cloudId: ids.cloud, country: 'DE', organizations: ['E2E Org'], capacity: caps(8, 8192),
       }));
       assert.equal(host.validationCode, 'VALID');
-      assert.equal(host.result.id, hostDe2);
-      const got = await expectOk(await typed(member.apiKeys.operator).post('/v1/queries/GetHost', { id: hostDe2 }));
+      assert.equal(host.result.id, ids.hostDe2);
+      const got = await expectOk(await typed(member.apiKeys.operator).post('/v1/queries/GetHost', { id: ids.hostDe2 }));
       assert.equal(got.result.country, 'DE');
-      await expectProblem(await a.post('/v1/transactions/Migrate', {
-        vmId: ids.vm, destinationHostId: ids.hostUs, imageHash: sha256(ids.vm),
-      }), 422, 'POLICY_DENIED');
+      await expectProblem(await a.post('/v1/transactions/Migrate', indication(ids.vm, ids.hostUs, sha256(ids.vm))),
+        422, 'POLICY_DENIED');
     });
 
     it('refuses what is not the contract\'s before Fabric: unknown functions, other chaincodes, wrong arity', async () => {
@@ -333,9 +339,7 @@ describe('gateway REST proxy on the real network', () => {
       const a = typed(member.apiKeys.manager);
       const migrations = [];
       for (let i = 0; i < 2; i += 1) {
-        const m = await expectOk(await a.post('/v1/transactions/Migrate', {
-          vmId: ids.vm, destinationHostId: hostDe2, imageHash: sha256(ids.vm),
-        }));
+        const m = await expectOk(await a.post('/v1/transactions/Migrate', indication(ids.vm, ids.hostDe2, sha256(ids.vm))));
         migrations.push(m.result.id);
         await expectOk(await a.post('/v1/transactions/CancelMigration', { migrationId: m.result.id, reason: 'e2e' }));
       }

@@ -8,8 +8,13 @@ use vmledger_e2e::{Federation, block_on, exit, unique};
 fn applying_a_federation_twice_changes_nothing_the_second_time() {
     let fed = Federation::connect();
     let (org_a, org_b) = fed.orgs();
-    let (cloud_a, cloud_b, host_a, host_b, vm) =
-        (unique("apply-a"), unique("apply-b"), unique("apply-a-jp"), unique("apply-b-gb"), unique("apply-vm"));
+    let (cloud_a, cloud_b, host_a, host_b, vm) = (
+        fed.owned(&org_a, "apply-a"),
+        fed.owned(&org_b, "apply-b"),
+        fed.owned(&org_a, "apply-a-jp"),
+        fed.owned(&org_b, "apply-b-gb"),
+        unique("apply-vm"),
+    );
     let capacity = json!({"cpuCores": 16, "memoryMib": 65536, "networkMbps": 10000, "ioMbps": 2000});
     let spec = json!({
         "operators": {cloud_a.as_str(): {"org": org_a}, cloud_b.as_str(): {"org": org_b}},

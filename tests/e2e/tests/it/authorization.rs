@@ -17,18 +17,12 @@ fn another_member_cannot_move_cancel_or_confirm_for_the_operator() {
     // Member B tries to move member A's VM (to B's own host, which the regulation allows).
     let moved = s
         .cli_b("manager")
-        .args(["--json", "migrate", "start", "--vm", &vm, "--to-host", &s.host_b, "--image-hash", &image.hash])
+        .args(["--json", "migrate", "start", "--vm", &vm, "--to-host", &s.host_b, "--image", image.path_str()])
         .run();
     assert_eq!(code(moved.expect(exit::DENIED)), "UNAUTHORIZED");
 
     // A starts it; B may not cancel it, A may not confirm it (B is the destination).
-    let started = s
-        .cli_a("operator")
-        .args(["--json", "migrate", "start", "--vm", &vm, "--to-host", &s.host_b, "--image-hash", &image.hash])
-        .run()
-        .expect(exit::OK)
-        .json();
-    let id = started["txId"].as_str().expect("tx id").to_owned();
+    let (id, key) = s.indicate(&vm, &s.host_b, &image);
     assert_eq!(
         code(s.cli_b("manager").args(["--json", "migrate", "cancel", &id]).run().expect(exit::DENIED)),
         "UNAUTHORIZED"
@@ -36,7 +30,7 @@ fn another_member_cannot_move_cancel_or_confirm_for_the_operator() {
     assert_eq!(
         code(
             s.cli_a("manager")
-                .args(["--json", "migrate", "confirm", &id, "--observed-hash", &image.hash])
+                .args(["--json", "migrate", "confirm", &id, "--image", image.path_str(), "--transfer-key", &key])
                 .run()
                 .expect(exit::DENIED)
         ),
@@ -57,7 +51,7 @@ fn another_member_cannot_move_cancel_or_confirm_for_the_operator() {
 #[ignore = "end-to-end: needs a running network"]
 fn only_a_manager_registers_hosts() {
     let s = Scenario::given_two_clouds();
-    let host = unique("h");
+    let host = s.federation.owned(&s.org_a, "h");
     let ran = s
         .cli_a("operator")
         .args([

@@ -15,7 +15,7 @@ fn each_kind_of_outcome_has_its_exit_code() {
             "host",
             "register",
             "--id",
-            &unique("h"),
+            &s.federation.owned(&s.org_a, "h"),
             "--cloud",
             &s.cloud_a,
             "--country",

@@ -7,17 +7,6 @@ use std::time::{Duration, Instant};
 use vmledger_contract::model::{MigrationStatus, VmStatus};
 use vmledger_e2e::{Image, Scenario, block_on, exit, unique};
 
-/// A migration of `vm` to host B indicated with `image`'s hash; returns its id.
-fn indicated(s: &Scenario, vm: &str, image: &Image) -> String {
-    let started = s
-        .cli_a("operator")
-        .args(["--json", "migrate", "start", "--vm", vm, "--to-host", &s.host_b, "--image", image.path_str()])
-        .run()
-        .expect(exit::OK)
-        .json();
-    started["txId"].as_str().expect("tx id").to_owned()
-}
-
 /// The VM is still on host A, running, and the rejected migration records what was observed.
 fn stayed(s: &Scenario, vm: &str, migration_id: &str, observed: &str) {
     let ledger = s.ledger_a();
@@ -43,10 +32,11 @@ fn a_tampered_image_sent_to_the_agent_is_rejected_on_the_ledger() {
         .args(["--json", "agent", "--listen", "127.0.0.1:0", "--dir", tmp.path().join("agent").to_str().expect("path")])
         .start_agent();
 
-    let id = indicated(&s, &vm, &image);
+    let (id, key) = s.indicate(&vm, &s.host_b, &image);
     let sent = s
         .cli_a("operator")
         .args(["--json", "migrate", "send", &id, "--image", tampered.path_str(), "--to-agent", &agent.url])
+        .args(["--transfer-key", &key])
         .run()
         .expect(exit::REJECTED)
         .json();
@@ -66,10 +56,10 @@ fn a_tampered_image_in_the_folder_is_rejected_by_the_destination() {
     let image = Image::make(tmp.path(), &unique("image"), 1 << 20);
     let tampered = image.tampered(tmp.path());
     let vm = s.given_a_vm(&image);
-    let id = indicated(&s, &vm, &image);
+    let (id, key) = s.indicate(&vm, &s.host_b, &image);
     let confirmed = s
         .cli_b("operator")
-        .args(["--json", "migrate", "confirm", &id, "--image", tampered.path_str()])
+        .args(["--json", "migrate", "confirm", &id, "--image", tampered.path_str(), "--transfer-key", &key])
         .run()
         .expect(exit::REJECTED)
         .json();
@@ -88,13 +78,17 @@ fn a_truncated_upload_is_rejected_never_accepted() {
         .cli_b("operator")
         .args(["--json", "agent", "--listen", "127.0.0.1:0", "--dir", tmp.path().join("agent").to_str().expect("path")])
         .start_agent();
-    let id = indicated(&s, &vm, &image);
+    let (id, key) = s.indicate(&vm, &s.host_b, &image);
 
-    // The sender dies after half the image.
+    // The sender, holding the transfer key, dies after half the image.
     let data = std::fs::read(&image.path).expect("image");
     let half = &data[..data.len() / 2];
     let mut stream = std::net::TcpStream::connect(agent.url.trim_start_matches("http://")).expect("connect");
-    write!(stream, "PUT /migrations/{id}/image HTTP/1.1\r\nHost: agent\r\nContent-Length: {}\r\n\r\n", data.len())
+    write!(
+        stream,
+        "PUT /migrations/{id}/image HTTP/1.1\r\nHost: agent\r\nAuthorization: Bearer {key}\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    )
         .expect("head");
     stream.write_all(half).expect("half the body");
     drop(stream);
