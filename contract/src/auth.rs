@@ -15,6 +15,12 @@ use crate::model::Cloud;
 pub const ROLE_ATTRIBUTE: &str = "vmledger.role";
 /// The role of a member's managers: they register clouds and hosts and set regulations.
 pub const MANAGER_ROLE: &str = "manager";
+/// The role of a member's operators: they register and migrate VMs.
+pub const OPERATOR_ROLE: &str = "operator";
+/// The role of a member's relay: it writes Leave and Arrival on the member's local chain, nothing else.
+pub const RELAY_ROLE: &str = "relay";
+/// Every role a member's CA gives its application identities.
+pub const ROLES: [&str; 3] = [MANAGER_ROLE, OPERATOR_ROLE, RELAY_ROLE];
 
 impl Caller {
     /// The vmledger role its CA gave the certificate, if any.
@@ -51,6 +57,15 @@ pub fn require_manager(caller: &Caller, action: &str) -> Result<()> {
         Ok(())
     } else {
         Err(caller.unauthorized(format!("only a manager (role `{MANAGER_ROLE}`) may {action}")))
+    }
+}
+
+/// Only a member's relay (role `relay`) may `action`.
+pub fn require_relay(caller: &Caller, action: &str) -> Result<()> {
+    if caller.role() == Some(RELAY_ROLE) {
+        Ok(())
+    } else {
+        Err(caller.unauthorized(format!("only a member's relay (role `{RELAY_ROLE}`) may {action}")))
     }
 }
 

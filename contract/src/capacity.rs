@@ -25,9 +25,18 @@ impl Resources {
         }
     }
 
+    pub fn is_zero(&self) -> bool {
+        *self == Resources::default()
+    }
+
     /// Component-wise sum (saturating: amounts are far below u64's range).
     pub fn plus(&self, other: &Resources) -> Resources {
         self.zip_with(other, u64::saturating_add)
+    }
+
+    /// Takes `other` away, never below zero.
+    pub fn reduce(&mut self, other: &Resources) {
+        *self = self.minus(other);
     }
 
     /// Component-wise difference, never below zero.
@@ -81,13 +90,14 @@ mod tests {
 
     #[test]
     fn a_vm_that_fits_exactly_is_accepted() {
-        let allocation = Allocation { running: r(2, 2048, 100, 100), reserved: r(1, 1024, 0, 0) };
+        let allocation =
+            Allocation { running: r(2, 2048, 100, 100), reserved: r(1, 1024, 0, 0), ..Allocation::default() };
         assert!(ensure_fits("h", &r(4, 4096, 200, 200), &allocation, &r(1, 1024, 100, 100)).is_ok());
     }
 
     #[test]
     fn reservations_count_against_the_host() {
-        let allocation = Allocation { running: r(2, 2048, 0, 0), reserved: r(2, 0, 0, 0) };
+        let allocation = Allocation { running: r(2, 2048, 0, 0), reserved: r(2, 0, 0, 0), ..Allocation::default() };
         assert_eq!(
             ensure_fits("h", &r(4, 4096, 100, 100), &allocation, &r(1, 1, 0, 0)),
             Err(ContractError::CapacityExceeded {

@@ -9,15 +9,16 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{require_manager, require_operator, require_role};
 use crate::capacity::ensure_fits;
+use crate::chains::{self, require_federation};
 use crate::error::{ContractError, Kind, Result};
 use crate::integrity::parse_hash;
 use crate::ledger::Ledger;
 use crate::model::{
-    Allocation, Cloud, Host, Migration, MigrationCheck, Page, Pong, Signer, UsageReport, VirtualMachine, VmHistory,
-    VmStatus,
+    Allocation, Cloud, Host, LocalRecord, LocalRecords, Migration, MigrationCheck, Page, Pong, Signer, UsageReport,
+    VirtualMachine, VmHistory, VmStatus,
 };
 use crate::msg::{
-    ById, CloseMigration, ConfirmMigration, ExpireMigration, ListHosts, ListMigrations, Migrate, Ping,
+    ById, CloseMigration, ConfirmMigration, ExpireMigration, ListHosts, ListMigrations, Migrate, MigrationRef, Ping,
     RecordStreamHash, RegisterCloud, RegisterHost, RegisterVm, SetRegulation, UpdateHost, Usage,
 };
 use crate::ownership::{own, require_own_namespace};
@@ -30,10 +31,10 @@ use crate::{clock, migration, msg, query, state, stays, validate};
 // follow from it.
 crate::vocabulary::transactions! {
     RegisterCloud: Submit register_cloud(RegisterCloud) -> Cloud,
-        emits [CloudRegistered], refuses [INVALID_ARGUMENT, UNAUTHORIZED, ALREADY_EXISTS, LEDGER],
+        emits [CloudRegistered], refuses [INVALID_ARGUMENT, UNAUTHORIZED, ALREADY_EXISTS, CONFLICT, LEDGER],
         "Registers a cloud in the caller's namespace and binds it to the caller's MSP. Needs the manager role.";
     RegisterHost: Submit register_host(RegisterHost) -> Host,
-        emits [HostRegistered], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, LEDGER],
+        emits [HostRegistered], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, CONFLICT, LEDGER],
         "Registers a host of one of the caller's clouds, in its namespace. Needs the manager role.";
     UpdateHost: Submit update_host(UpdateHost) -> Host,
         emits [HostUpdated],
@@ -41,10 +42,10 @@ crate::vocabulary::transactions! {
         "Changes a host's country, organisations or capacity (not below what is committed on it, nor where a VM on it may not be). Needs the manager role.";
     RegisterVm: Submit register_vm(RegisterVm) -> VirtualMachine,
         emits [VmRegistered],
-        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, POLICY_DENIED, CAPACITY_EXCEEDED, LEDGER],
+        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, CONFLICT, POLICY_DENIED, CAPACITY_EXCEEDED, LEDGER],
         "Registers a VM on a host of its operator's cloud, where its regulation and requirements allow.";
     SetRegulation: Submit set_regulation(SetRegulation) -> VirtualMachine,
-        emits [RegulationSet], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, POLICY_DENIED, LEDGER],
+        emits [RegulationSet], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, POLICY_DENIED, LEDGER],
         "Replaces a VM's regulation, for later migrations (not one its current host breaks). Needs the operator's manager role.";
     Migrate: Submit migration::migrate(Migrate) -> Migration,
         emits [MigrationIndicated],
@@ -66,6 +67,12 @@ crate::vocabulary::transactions! {
     ExpireMigration: Submit migration::expire_migration(ExpireMigration) -> Migration,
         emits [MigrationExpired], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, LEDGER],
         "Ends an Indication past its deadline, by its source or destination: its reservation ends.";
+    RecordLeave: Submit chains::record_leave(MigrationRef) -> LocalRecord,
+        emits [VmLeft], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, CONFLICT, LEDGER],
+        "On the source member's local chain, by its relay: the VM left the cloud, as a confirmed inter-cloud migration on the federation says (checked there).";
+    RecordArrival: Submit chains::record_arrival(MigrationRef) -> LocalRecord,
+        emits [VmArrived], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, CONFLICT, LEDGER],
+        "On the destination member's local chain, by its relay: the VM arrived in the cloud, as a confirmed inter-cloud migration on the federation says (checked there).";
     Ping: Submit ping(Ping) -> Pong,
         emits [], refuses [INVALID_ARGUMENT, UNAUTHORIZED, LEDGER],
         "Writes one key and nothing else: the floor that benchmarks measure the contract against. Members' application identities only.";
@@ -84,6 +91,9 @@ crate::vocabulary::transactions! {
     GetVm: Evaluate query::get_vm(ById) -> VirtualMachine,
         emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
         "A VM by id.";
+    GetAllocation: Evaluate query::get_allocation(ById) -> Allocation,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "What is committed on a host now: running, and reserved by unexpired Indications (on a local chain, with that chain's moves).";
     GetMigration: Evaluate query::get_migration(ById) -> Migration,
         emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
         "A migration by id (the id of its Migrate transaction).";
@@ -96,6 +106,9 @@ crate::vocabulary::transactions! {
     Usage: Evaluate query::usage(Usage) -> UsageReport,
         emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
         "What a cloud hosted over [from, to): per VM, time, resource-hours and cost at the cloud's prices.";
+    GetLocalRecord: Evaluate chains::get_local_record(MigrationRef) -> LocalRecords,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "What a member's local chain holds of an inter-cloud migration: its Leave, its Arrival.";
 }
 
 crate::vocabulary::events! {
@@ -111,6 +124,8 @@ crate::vocabulary::events! {
     MigrationDeclined(Migration), "The destination refused an Indication.";
     MigrationExpired(Migration), "An Indication ended at its deadline.";
     StreamRecorded(Migration), "A live migration's stream ended; its hash is recorded.";
+    VmLeft(LocalRecord), "On a local chain: a VM left the member's cloud (BASICS' Leave).";
+    VmArrived(LocalRecord), "On a local chain: a VM arrived in the member's cloud (BASICS' Arrival).";
 }
 
 fn decode<T: DeserializeOwned>(argument: &str) -> Result<T> {
@@ -134,6 +149,7 @@ pub(crate) fn signer(ledger: &impl Ledger) -> Signer {
 /// Registers a cloud in the caller's namespace and binds it to the caller's MSP. Needs the manager role.
 pub async fn register_cloud(ledger: &impl Ledger, input: msg::RegisterCloud) -> Result<Cloud> {
     validate::id("id", &input.id)?;
+    require_federation(ledger, "a cloud")?;
     let tx = ledger.tx();
     require_manager(&tx.caller, "register a cloud")?;
     require_own_namespace(&tx.caller, "cloud id", &input.id)?;
@@ -162,6 +178,7 @@ pub async fn register_cloud(ledger: &impl Ledger, input: msg::RegisterCloud) -> 
 pub async fn register_host(ledger: &impl Ledger, input: msg::RegisterHost) -> Result<Host> {
     validate::id("id", &input.id)?;
     validate::id("cloudId", &input.cloud_id)?;
+    require_federation(ledger, "a host")?;
     // Who may act comes before the work of checking the lists.
     let cloud: Cloud = state::require(ledger, Kind::Cloud, &input.cloud_id, &state::cloud(&input.cloud_id)).await?;
     let tx = ledger.tx();
@@ -203,6 +220,7 @@ pub async fn update_host(ledger: &impl Ledger, input: msg::UpdateHost) -> Result
     if input.country.is_none() && input.organizations.is_none() && input.capacity.is_none() {
         return Err(ContractError::invalid("argument", "nothing to update: give country, organizations or capacity"));
     }
+    require_federation(ledger, "a host")?;
     let mut host: Host = state::require(ledger, Kind::Host, &input.id, &state::host(&input.id)).await?;
     let before = host.clone();
     let cloud: Cloud = state::require(ledger, Kind::Cloud, &host.cloud_id, &state::cloud(&host.cloud_id)).await?;
@@ -219,7 +237,7 @@ pub async fn update_host(ledger: &impl Ledger, input: msg::UpdateHost) -> Result
     }
     if let Some(capacity) = input.capacity {
         validate::capacity("capacity", &capacity)?;
-        let allocation = migration::allocation_at(ledger, &host.id, &tx.timestamp).await?;
+        let allocation = chains::allocation_at(ledger, &host.id, &tx.timestamp).await?;
         // The new capacity must still hold everything committed on the host.
         ensure_fits(&host.id, &capacity, &Allocation::default(), &allocation.committed())?;
         host.capacity = capacity;
@@ -254,6 +272,7 @@ pub async fn register_vm(ledger: &impl Ledger, input: msg::RegisterVm) -> Result
     validate::id("id", &input.id)?;
     validate::id("cloudId", &input.cloud_id)?;
     validate::id("hostId", &input.host_id)?;
+    require_federation(ledger, "a VM")?;
     let cloud: Cloud = state::require(ledger, Kind::Cloud, &input.cloud_id, &state::cloud(&input.cloud_id)).await?;
     let tx = ledger.tx();
     require_operator(&tx.caller, &cloud, "register its VMs")?;
@@ -279,7 +298,7 @@ pub async fn register_vm(ledger: &impl Ledger, input: msg::RegisterVm) -> Result
     if !denials.is_empty() {
         return Err(ContractError::PolicyDenied { vm_id: input.id, host_id: host.id, reasons: denials });
     }
-    let mut allocation = migration::allocation_at(ledger, &host.id, &tx.timestamp).await?;
+    let mut allocation = chains::allocation_at(ledger, &host.id, &tx.timestamp).await?;
     ensure_fits(&host.id, &host.capacity, &allocation, &input.requirements)?;
     // What is stored keeps the reservations as recorded (lapsed ones are released by their owner).
     allocation = state::load(ledger, &state::allocation(&host.id)).await?.unwrap_or_default();
@@ -309,6 +328,7 @@ pub async fn register_vm(ledger: &impl Ledger, input: msg::RegisterVm) -> Result
 /// refused (`POLICY_DENIED`) if the host the VM runs on would break it.
 pub async fn set_regulation(ledger: &impl Ledger, input: msg::SetRegulation) -> Result<VirtualMachine> {
     validate::id("vmId", &input.vm_id)?;
+    require_federation(ledger, "a VM's regulation")?;
     let mut vm: VirtualMachine = state::require(ledger, Kind::Vm, &input.vm_id, &state::vm(&input.vm_id)).await?;
     let cloud: Cloud = state::require(ledger, Kind::Cloud, &vm.cloud_id, &state::cloud(&vm.cloud_id)).await?;
     let caller = &ledger.tx().caller;

@@ -64,6 +64,8 @@ pub enum Kind {
     Host,
     Vm,
     Migration,
+    /// A Leave or an Arrival on a local chain.
+    LocalRecord,
     Function,
 }
 
@@ -74,6 +76,7 @@ impl std::fmt::Display for Kind {
             Kind::Host => "host",
             Kind::Vm => "VM",
             Kind::Migration => "migration",
+            Kind::LocalRecord => "local record (Leave or Arrival) of migration",
             Kind::Function => "function",
         })
     }

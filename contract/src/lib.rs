@@ -26,6 +26,7 @@
 
 pub mod auth;
 pub mod capacity;
+pub mod chains;
 pub mod clock;
 pub mod contract;
 pub mod error;

@@ -16,6 +16,7 @@
 
 use crate::auth::{require_destination, require_operator};
 use crate::capacity::shortfalls;
+use crate::chains::{self, Chain};
 use crate::clock;
 use crate::contract::{Emit, emit, signer};
 use crate::error::{ContractError, Kind, Result};
@@ -31,11 +32,12 @@ use crate::{msg, state, stays, validate};
 
 /// The member (MSP id) of the cloud a host belongs to.
 pub(crate) async fn member_of_cloud(ledger: &impl Ledger, cloud_id: &str) -> Result<Cloud> {
-    state::require(ledger, Kind::Cloud, cloud_id, &state::cloud(cloud_id)).await
+    chains::cloud(ledger, cloud_id).await
 }
 
-/// A host's allocation at `now`: what runs there and what unexpired Indications reserve.
-pub(crate) async fn allocation_at(ledger: &impl Ledger, host_id: &str, now: &Timestamp) -> Result<Allocation> {
+/// A host's allocation as this chain records it, at `now`: what runs there and what unexpired
+/// Indications reserve (on a local chain: what its migrations changed; see [`chains::allocation_at`]).
+pub(crate) async fn recorded_allocation_at(ledger: &impl Ledger, host_id: &str, now: &Timestamp) -> Result<Allocation> {
     let mut allocation: Allocation = state::load(ledger, &state::allocation(host_id)).await?.unwrap_or_default();
     // Reservations are kept by deadline: those already past are read and left out.
     let prefix = state::reservations_of_host(host_id);
@@ -73,17 +75,18 @@ pub(crate) async fn assess(ledger: &impl Ledger, input: &msg::Migrate) -> Result
         }
     }
     let now = ledger.tx().timestamp;
-    let vm: VirtualMachine = state::require(ledger, Kind::Vm, &input.vm_id, &state::vm(&input.vm_id)).await?;
+    let vm = chains::vm(ledger, &input.vm_id).await?;
     let operator = member_of_cloud(ledger, &vm.cloud_id).await?;
-    let destination: Host =
-        state::require(ledger, Kind::Host, &input.destination_host_id, &state::host(&input.destination_host_id))
-            .await?;
-    let source: Host = state::require(ledger, Kind::Host, &vm.host_id, &state::host(&vm.host_id)).await?;
+    let destination = chains::host(ledger, &input.destination_host_id).await?;
+    let source = chains::host(ledger, &vm.host_id).await?;
     let destination_member = member_of_cloud(ledger, &destination.cloud_id).await?;
     let source_member = member_of_cloud(ledger, &source.cloud_id).await?;
-    let destination_allocation = allocation_at(ledger, &destination.id, &now).await?;
+    let destination_allocation = chains::allocation_at(ledger, &destination.id, &now).await?;
 
     let mut violations = Vec::new();
+    if let Some(elsewhere) = chains::wrong_chain(ledger, &vm, &source, &destination, &operator)? {
+        violations.push(elsewhere);
+    }
     if let Err(refused) = require_operator(&ledger.tx().caller, &operator, "migrate its VMs") {
         violations.push(refused);
     }
@@ -164,6 +167,7 @@ pub async fn migrate(ledger: &impl Ledger, input: msg::Migrate) -> Result<Migrat
         stream_recorded_at: None,
         transfer_key_hash,
         requirements: vm.requirements,
+        source_stay_tx_id: vm.residency_tx_id.clone(),
         status: MigrationStatus::Indicated,
         indicated_at: tx.timestamp,
         expires_at,
@@ -209,7 +213,7 @@ pub async fn record_stream_hash(ledger: &impl Ledger, input: msg::RecordStreamHa
     let stream_hash = parse_hash("streamHash", &input.stream_hash)?;
     let keyed_digest = parse_hash("keyedDigest", &input.keyed_digest)?;
     let mut migration = open_migration(ledger, &input.migration_id).await?;
-    let vm: VirtualMachine = state::require(ledger, Kind::Vm, &migration.vm_id, &state::vm(&migration.vm_id)).await?;
+    let vm = chains::vm(ledger, &migration.vm_id).await?;
     let operator = member_of_cloud(ledger, &vm.cloud_id).await?;
     require_operator(&ledger.tx().caller, &operator, "record its migrations' streams")?;
     if !migration.live {
@@ -274,17 +278,16 @@ pub async fn confirm_migration(ledger: &impl Ledger, input: msg::ConfirmMigratio
             caller_role: caller.role().map(str::to_owned),
         });
     }
-    let mut vm: VirtualMachine =
-        state::require(ledger, Kind::Vm, &migration.vm_id, &state::vm(&migration.vm_id)).await?;
+    let mut vm = chains::vm(ledger, &migration.vm_id).await?;
+    if vm.pending_migration_id.as_deref() != Some(migration.id.as_str()) {
+        return Err(ContractError::conflict(format!(
+            "VM `{}` is no longer waiting for migration `{}`: it left the cloud the migration started in",
+            vm.id, migration.id
+        )));
+    }
     let operator = member_of_cloud(ledger, &vm.cloud_id).await?;
     let source_member = member_of_cloud(ledger, &migration.source.cloud_id).await?;
-    let host: Host = state::require(
-        ledger,
-        Kind::Host,
-        &migration.destination.host_id,
-        &state::host(&migration.destination.host_id),
-    )
-    .await?;
+    let host = chains::host(ledger, &migration.destination.host_id).await?;
     // The host or the regulation may have changed since the Indication: the VM still never lands
     // where its regulation forbids (the operator cancels, or the destination declines, such a migration).
     let denials = residency_denials(&vm.regulation, &host);
@@ -304,17 +307,27 @@ pub async fn confirm_migration(ledger: &impl Ledger, input: msg::ConfirmMigratio
     if intact {
         let source_key = state::allocation(&migration.source.host_id);
         let mut source: Allocation = state::load(ledger, &source_key).await?.unwrap_or_default();
-        source.running = source.running.minus(&migration.requirements);
-        state::store(ledger, &source_key, &source).await?;
         destination_allocation.running = destination_allocation.running.plus(&migration.requirements);
-        stays::close(ledger, &vm, &operator.msp_id, &source_member.msp_id).await?;
+        let chain = Chain::of(tx)?;
+        if chain == Chain::Federation {
+            stays::close(ledger, &vm, &operator.msp_id, &source_member.msp_id).await?;
+        }
         vm.host_id = host.id.clone();
         vm.since = tx.timestamp;
-        vm.residency_tx_id = tx.id.clone();
         vm.image_hash = recorded_hash;
-        stays::open(ledger, &vm, &host, &operator.msp_id, &destination_member.msp_id).await?;
-        // From now on the VM changes only with its new host's member too.
-        own(ledger, &state::vm(&vm.id), &[operator.msp_id.as_str(), destination_member.msp_id.as_str()]).await?;
+        match chain {
+            Chain::Federation => {
+                source.running.reduce(&migration.requirements);
+                vm.residency_tx_id = tx.id.clone();
+                stays::open(ledger, &vm, &host, &operator.msp_id, &destination_member.msp_id).await?;
+                // From now on the VM changes only with its new host's member too.
+                own(ledger, &state::vm(&vm.id), &[operator.msp_id.as_str(), destination_member.msp_id.as_str()])
+                    .await?;
+            }
+            // A move inside the cloud: the federation's stay goes on (its copy here refines it).
+            Chain::Local(_) => source.moved_out = source.moved_out.plus(&migration.requirements),
+        }
+        state::store(ledger, &source_key, &source).await?;
     }
     state::store(ledger, &state::allocation(&migration.destination.host_id), &destination_allocation).await?;
     state::store(ledger, &state::vm(&vm.id), &vm).await?;
@@ -403,20 +416,22 @@ where
         validate::text("reason", reason)?;
     }
     let migration = open_migration(ledger, &input.migration_id).await?;
-    let mut vm: VirtualMachine =
-        state::require(ledger, Kind::Vm, &migration.vm_id, &state::vm(&migration.vm_id)).await?;
+    let mut vm = chains::vm(ledger, &migration.vm_id).await?;
     let (status, mut migration) = decide(ledger, migration, &vm).await?;
     let now = ledger.tx().timestamp;
     clock::not_before(&now, "the Indication", &migration.indicated_at)?;
     let allocation = release_reservation(ledger, &migration).await?;
     state::store(ledger, &state::allocation(&migration.destination.host_id), &allocation).await?;
-    vm.status = VmStatus::Running;
-    vm.pending_migration_id = None;
+    // (A VM that left the cloud meanwhile is no longer this migration's to release.)
+    if vm.pending_migration_id.as_deref() == Some(migration.id.as_str()) {
+        vm.status = VmStatus::Running;
+        vm.pending_migration_id = None;
+        state::store(ledger, &state::vm(&vm.id), &vm).await?;
+    }
     migration.status = status;
     migration.closed_at = Some(now);
     migration.closed_by = Some(signer(ledger));
     migration.reason = input.reason;
-    state::store(ledger, &state::vm(&vm.id), &vm).await?;
     state::store(ledger, &state::migration(&migration.id), &migration).await?;
     Ok(migration)
 }

@@ -68,6 +68,11 @@ pub struct Host {
 pub struct Allocation {
     pub running: Resources,
     pub reserved: Resources,
+    /// On a local chain only, whose allocation of a host records what that chain changed of the
+    /// federation's: `running` there is what local migrations moved onto the host, this is what they
+    /// moved off it.
+    #[serde(default, skip_serializing_if = "Resources::is_zero")]
+    pub moved_out: Resources,
 }
 
 /// Where a VM's data may go (the seed's REGULATION).
@@ -234,6 +239,9 @@ pub struct Migration {
     pub transfer_key_hash: String,
     /// The VM's requirements at the time: what was reserved on the destination.
     pub requirements: Resources,
+    /// The transaction that opened the VM's stay on the source (its registration or last arrival
+    /// in that cloud): the stay this migration ends.
+    pub source_stay_tx_id: String,
     pub status: MigrationStatus,
     pub indicated_at: Timestamp,
     /// After this, the Indication no longer reserves the destination, and it can only expire.
@@ -360,4 +368,47 @@ pub struct UsageReport {
 pub struct Pong {
     pub tx_id: String,
     pub at: Timestamp,
+}
+
+/// Which end of an inter-cloud migration a local chain records (BASICS): the VM left this member's
+/// cloud, or arrived in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum Crossing {
+    Leave,
+    Arrival,
+}
+
+/// A Leave or an Arrival on a member's local chain, written by its relay once the federation holds
+/// the migration's Confirmation (checked there by the contract, never taken on the relay's word).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LocalRecord {
+    pub migration_id: String,
+    pub crossing: Crossing,
+    pub vm_id: String,
+    /// This member's cloud, which the VM left or entered.
+    pub cloud_id: String,
+    /// The host it left (where it really was, after any moves inside the cloud) or arrived on.
+    pub host_id: String,
+    pub requirements: Resources,
+    /// The Confirmation's time on the federation.
+    pub confirmed_at: Timestamp,
+    pub recorded_at: Timestamp,
+    pub recorded_by: Signer,
+}
+
+/// What a local chain holds of one inter-cloud migration: its Leave, its Arrival, or both (a move
+/// between two clouds of one member).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LocalRecords {
+    pub migration_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leave: Option<LocalRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<LocalRecord>,
 }

@@ -132,6 +132,14 @@ pub struct CloseMigration {
 #[serde(deny_unknown_fields)]
 pub struct Ping {}
 
+/// `RecordLeave`, `RecordArrival`, `GetLocalRecord`: one inter-cloud migration, by its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MigrationRef {
+    pub migration_id: String,
+}
+
 /// Ends an Indication past its deadline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 
+use crate::chains;
+use crate::contract::calls;
 use crate::error::{ContractError, Kind, Result};
 use crate::ledger::Ledger;
 use crate::migration::assess;
 use crate::model::{
-    Cloud, Host, Migration, MigrationCheck, Page, Prices, RegulationChange, Residency, Resources, Timestamp,
-    UsageReport, VirtualMachine, VmHistory, VmUsage,
+    Allocation, Cloud, Host, Migration, MigrationCheck, Page, Prices, RegulationChange, Residency, Resources,
+    Timestamp, UsageReport, VirtualMachine, VmHistory, VmUsage,
 };
 use crate::{msg, state, stays, validate};
 
@@ -39,15 +41,26 @@ async fn by_id<T: DeserializeOwned>(
 }
 
 pub async fn get_cloud(ledger: &impl Ledger, input: msg::ById) -> Result<Cloud> {
-    by_id(ledger, Kind::Cloud, input, state::cloud).await
+    validate::id("id", &input.id)?;
+    chains::cloud(ledger, &input.id).await
 }
 
 pub async fn get_host(ledger: &impl Ledger, input: msg::ById) -> Result<Host> {
-    by_id(ledger, Kind::Host, input, state::host).await
+    validate::id("id", &input.id)?;
+    chains::host(ledger, &input.id).await
 }
 
+/// A VM; on a local chain, with where it moved inside its cloud.
 pub async fn get_vm(ledger: &impl Ledger, input: msg::ById) -> Result<VirtualMachine> {
-    by_id(ledger, Kind::Vm, input, state::vm).await
+    validate::id("id", &input.id)?;
+    chains::vm(ledger, &input.id).await
+}
+
+/// What is committed on a host now.
+pub async fn get_allocation(ledger: &impl Ledger, input: msg::ById) -> Result<Allocation> {
+    validate::id("id", &input.id)?;
+    chains::host(ledger, &input.id).await?;
+    chains::allocation_at(ledger, &input.id, &ledger.tx().timestamp).await
 }
 
 pub async fn get_migration(ledger: &impl Ledger, input: msg::ById) -> Result<Migration> {
@@ -90,6 +103,9 @@ async fn follow_index<T: DeserializeOwned>(
 
 /// The hosts of a cloud, by id.
 pub async fn list_hosts(ledger: &impl Ledger, input: msg::ListHosts) -> Result<Page<Host>> {
+    if let Some(hosts) = chains::forwarded::<calls::ListHosts>(ledger, &input).await? {
+        return Ok(hosts);
+    }
     validate::id("cloudId", &input.cloud_id)?;
     let size = page_size(input.page_size)?;
     state::require::<Cloud>(ledger, Kind::Cloud, &input.cloud_id, &state::cloud(&input.cloud_id)).await?;
@@ -104,12 +120,12 @@ pub async fn list_migrations(ledger: &impl Ledger, input: msg::ListMigrations) -
     let prefix = match (&input.vm_id, &input.cloud_id) {
         (Some(vm_id), None) => {
             validate::id("vmId", vm_id)?;
-            state::require::<VirtualMachine>(ledger, Kind::Vm, vm_id, &state::vm(vm_id)).await?;
+            chains::vm(ledger, vm_id).await?;
             state::migrations_of_vm(vm_id)
         }
         (None, Some(cloud_id)) => {
             validate::id("cloudId", cloud_id)?;
-            state::require::<Cloud>(ledger, Kind::Cloud, cloud_id, &state::cloud(cloud_id)).await?;
+            chains::cloud(ledger, cloud_id).await?;
             state::migrations_of_cloud(cloud_id)
         }
         _ => return Err(ContractError::invalid("argument", "give exactly one of vmId and cloudId")),
@@ -128,13 +144,24 @@ fn check_period(from: Option<&Timestamp>, to: Option<&Timestamp>) -> Result<()> 
 }
 
 /// Everything about one VM: its migrations, its stays and the changes of its regulation, each list
-/// bounded (and `truncated` says when one was cut).
+/// bounded (and `truncated` says when one was cut). On a local chain: the VM as it sees it and its
+/// migrations inside the cloud (its stays and regulations are on the federation).
 pub async fn vm_history(ledger: &impl Ledger, input: msg::ById) -> Result<VmHistory> {
     validate::id("id", &input.id)?;
     let vm_key = state::vm(&input.id);
-    let vm: VirtualMachine = state::require(ledger, Kind::Vm, &input.id, &vm_key).await?;
+    let vm = chains::vm(ledger, &input.id).await?;
     let migrations: Page<Migration> =
         follow_index(ledger, state::prefix_range(&state::migrations_of_vm(&vm.id)), MAX_HISTORY, None).await?;
+    if chains::Chain::of(ledger.tx())? != chains::Chain::Federation {
+        let truncated = migrations.bookmark.is_some();
+        return Ok(VmHistory {
+            vm,
+            migrations: migrations.items,
+            residencies: vec![],
+            regulation_changes: vec![],
+            truncated,
+        });
+    }
     let (start, end) = state::prefix_range(&state::residencies_of_vm(&vm.id));
     let stays = ledger.range(&start, &end, MAX_HISTORY, None).await?;
     let mut residencies = Vec::with_capacity(stays.entries.len());
@@ -184,6 +211,9 @@ async fn stays_in_period(
 /// hosts, resource-hours, and the cost at the cloud's prices. Stays still open are counted up to the
 /// transaction's time. Reads only the stays of the period, however long the history.
 pub async fn usage(ledger: &impl Ledger, input: msg::Usage) -> Result<UsageReport> {
+    if let Some(report) = chains::forwarded::<calls::Usage>(ledger, &input).await? {
+        return Ok(report);
+    }
     validate::id("cloudId", &input.cloud_id)?;
     check_period(Some(&input.from), Some(&input.to))?;
     if input.to - input.from > chrono::Duration::days(MAX_USAGE_DAYS) {

@@ -64,6 +64,14 @@ pub fn migration(id: &str) -> String {
     format!("migration/{id}")
 }
 
+/// A local chain's Leave or Arrival of an inter-cloud migration.
+pub fn crossing(crossing: crate::model::Crossing, migration_id: &str) -> String {
+    match crossing {
+        crate::model::Crossing::Leave => format!("leave/{migration_id}"),
+        crate::model::Crossing::Arrival => format!("arrival/{migration_id}"),
+    }
+}
+
 pub fn residency(vm_id: &str, from: &Timestamp, tx_id: &str) -> String {
     format!("residency/{vm_id}/{}/{tx_id}", time_key(from))
 }

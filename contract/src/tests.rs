@@ -538,7 +538,11 @@ mod check_migration {
         assert!(matches!(&company_c.violations[..], [crate::ContractError::PolicyDenied { reasons, .. }]
             if matches!(&reasons[..], [crate::Denial::Organization { organization, .. }] if organization == "CompanyC")));
         assert!(check(&ledger, "org2.b-gb-1").permitted);
-        assert!(check(&ledger, "org1.a-gb-2").permitted);
+        // A move inside cloud A is allowed too, but not here: on org1's local chain.
+        let local = check(&ledger, "org1.a-gb-2");
+        assert!(
+            matches!(&local.violations[..], [crate::ContractError::Conflict { reason }] if reason.contains("`local-org1`"))
+        );
     }
 
     #[test]
@@ -609,10 +613,9 @@ mod migrate {
     }
 
     #[test]
-    fn within_one_cloud_is_local() {
-        let ledger = set_up();
-        let m: Migration = ok(&ledger, &org1_user(), "Migrate", migrate_to("org1.a-gb-2"));
-        assert_eq!(m.scope, Scope::Local);
+    fn within_the_operators_cloud_goes_on_its_local_chain() {
+        let error = refused(&set_up(), &org1_user(), "Migrate", migrate_to("org1.a-gb-2"), "CONFLICT");
+        assert!(error.to_string().contains("recorded on `local-org1`, not on `federation`"), "{error}");
     }
 
     #[test]
@@ -1399,6 +1402,208 @@ mod bounded_reports {
     }
 }
 
+/// Org1's and org2's local chains beside the federation, on one peer: moves inside cloud A, the
+/// Leave and Arrival of inter-cloud migrations, and what each chain refuses.
+mod chains {
+    use std::rc::Rc;
+
+    use super::*;
+
+    fn org1_relay() -> Caller {
+        identity("Org1MSP", "relay", "relay")
+    }
+    fn org2_relay() -> Caller {
+        identity("Org2MSP", "relay", "relay")
+    }
+
+    /// `set_up()`'s federation and org1's and org2's local chains, on one peer, an hour later.
+    fn set_up_chains() -> (Rc<MemoryLedger>, MemoryLedger, MemoryLedger) {
+        let federation = Rc::new(set_up());
+        federation.advance(Duration::hours(1));
+        let local = |member: &str| {
+            let chain = MemoryLedger::on_channel(&crate::vocabulary::local_channel(member));
+            chain.link(federation.clone());
+            chain.advance(Duration::hours(1));
+            chain
+        };
+        let (local1, local2) = (local("org1"), local("org2"));
+        (federation, local1, local2)
+    }
+
+    fn confirm(ledger: &MemoryLedger, caller: &Caller, migration: &Migration) -> Migration {
+        ok(
+            ledger,
+            caller,
+            "ConfirmMigration",
+            json!({ "migrationId": migration.id, "observedHash": HASH, "transferKey": TRANSFER_KEY, "keyedDigest": KEYED }),
+        )
+    }
+
+    fn committed(ledger: &MemoryLedger, host: &str) -> Allocation {
+        ok(ledger, &org1_user(), "GetAllocation", json!({ "id": host }))
+    }
+
+    fn by_migration(id: &str) -> Value {
+        json!({ "migrationId": id })
+    }
+
+    /// vm1 moved inter-cloud to org2.b-gb-1 on the federation; the Confirmation.
+    fn moved_to_cloud_b(federation: &MemoryLedger) -> Migration {
+        let m: Migration = ok(federation, &org1_user(), "Migrate", migrate_to("org2.b-gb-1"));
+        confirm(federation, &org2_user(), &m)
+    }
+
+    #[test]
+    fn a_move_inside_the_cloud_is_recorded_on_its_local_chain_only() {
+        let (federation, local, _) = set_up_chains();
+        let before = federation.snapshot();
+        let m: Migration = ok(&local, &org1_user(), "Migrate", migrate_to("org1.a-gb-2"));
+        assert_eq!((m.scope, &m.source.host_id), (Scope::Local, &"org1.a-jp-1".to_owned()));
+        let done = confirm(&local, &org1_user(), &m);
+        assert_eq!(done.status, MigrationStatus::Confirmed);
+        assert_eq!(federation.snapshot(), before, "the federation keeps none of it");
+
+        // The local chain sees the VM where it moved, and counts it there; the federation where it
+        // entered the cloud.
+        assert_eq!(vm(&local).host_id, "org1.a-gb-2");
+        assert_eq!(vm(&federation).host_id, "org1.a-jp-1");
+        assert_eq!(committed(&local, "org1.a-gb-2").running.cpu_cores, 1);
+        assert_eq!(committed(&local, "org1.a-jp-1").running.cpu_cores, 0);
+        assert_eq!(committed(&federation, "org1.a-jp-1").running.cpu_cores, 1);
+        let history: VmHistory = ok(&local, &org2_user(), "VmHistory", json!({ "id": "vm1" }));
+        assert_eq!(history.migrations.iter().map(|m| &m.id).collect::<Vec<_>>(), [&m.id]);
+
+        // And back, from where it really is.
+        let back: Migration = ok(&local, &org1_user(), "Migrate", migrate_to("org1.a-jp-1"));
+        assert_eq!(back.source.host_id, "org1.a-gb-2");
+    }
+
+    #[test]
+    fn a_local_chain_keeps_to_its_cloud_and_leaves_the_registry_to_the_federation() {
+        let (_, local, _) = set_up_chains();
+        let error = refused(&local, &org1_user(), "Migrate", migrate_to("org2.b-gb-1"), "CONFLICT");
+        assert!(error.to_string().contains("recorded on `federation`, not on `local-org1`"), "{error}");
+        let error =
+            refused(&local, &org1_admin(), "RegisterCloud", json!({ "id": "org1.c9", "name": "C9" }), "CONFLICT");
+        assert!(error.to_string().contains("a cloud is recorded on `federation`"), "{error}");
+        refused(
+            &local,
+            &org1_admin(),
+            "SetRegulation",
+            json!({ "vmId": "vm1", "regulation": { "countries": "All", "organizations": "All" } }),
+            "CONFLICT",
+        );
+        // The registry reads through to the federation.
+        let cloud: Cloud = ok(&local, &org1_user(), "GetCloud", json!({ "id": "org2.cloud-b" }));
+        assert_eq!(cloud.msp_id, "Org2MSP");
+    }
+
+    #[test]
+    fn a_local_move_obeys_the_regulation_and_what_the_federation_placed_on_the_host() {
+        let (federation, local, _) = set_up_chains();
+        ok::<Host>(
+            &federation,
+            &org1_admin(),
+            "UpdateHost",
+            json!({ "id": "org1.a-gb-2", "capacity": resources(1, 65_536, 10_000, 10_000) }),
+        );
+        let mut vm2 = vm1();
+        vm2["id"] = json!("vm2");
+        vm2["hostId"] = json!("org1.a-gb-2");
+        vm2["regulation"] = json!({ "countries": "All", "organizations": "All" });
+        ok::<VirtualMachine>(&federation, &org1_user(), "RegisterVm", vm2);
+        refused(&local, &org1_user(), "Migrate", migrate_to("org1.a-gb-2"), "CAPACITY_EXCEEDED");
+        ok::<Host>(
+            &federation,
+            &org1_admin(),
+            "UpdateHost",
+            json!({ "id": "org1.a-gb-2", "capacity": resources(8, 65_536, 10_000, 10_000), "country": "US" }),
+        );
+        refused(&local, &org1_user(), "Migrate", migrate_to("org1.a-gb-2"), "POLICY_DENIED");
+    }
+
+    #[test]
+    fn leave_and_arrival_are_written_once_by_each_sides_relay_after_the_confirmation() {
+        let (federation, local1, local2) = set_up_chains();
+        let indicated: Migration = ok(&federation, &org1_user(), "Migrate", migrate_to("org2.b-gb-1"));
+        let refusal = refused(&local1, &org1_relay(), "RecordLeave", by_migration(&indicated.id), "CONFLICT");
+        assert!(refusal.to_string().contains("indicated"), "{refusal}");
+        let confirmed = confirm(&federation, &org2_user(), &indicated);
+
+        refused(&local1, &org1_relay(), "RecordLeave", by_migration(&"f".repeat(64)), "NOT_FOUND");
+        refused(&local1, &org1_user(), "RecordLeave", by_migration(&confirmed.id), "UNAUTHORIZED");
+        refused(&local1, &org1_relay(), "RecordArrival", by_migration(&confirmed.id), "CONFLICT");
+        refused(&local2, &org2_relay(), "RecordLeave", by_migration(&confirmed.id), "CONFLICT");
+        refused(&federation, &org1_relay(), "RecordLeave", by_migration(&confirmed.id), "CONFLICT");
+
+        let leave: LocalRecord = ok(&local1, &org1_relay(), "RecordLeave", by_migration(&confirmed.id));
+        assert_eq!((leave.crossing, leave.host_id.as_str()), (Crossing::Leave, "org1.a-jp-1"));
+        assert_eq!(last_event(&local1).0, "VmLeft");
+        let arrival: LocalRecord = ok(&local2, &org2_relay(), "RecordArrival", by_migration(&confirmed.id));
+        assert_eq!((arrival.crossing, arrival.host_id.as_str()), (Crossing::Arrival, "org2.b-gb-1"));
+        refused(&local1, &org1_relay(), "RecordLeave", by_migration(&confirmed.id), "ALREADY_EXISTS");
+        refused(&local2, &org2_relay(), "RecordArrival", by_migration(&confirmed.id), "ALREADY_EXISTS");
+
+        let records: LocalRecords = ok(&local1, &org1_user(), "GetLocalRecord", by_migration(&confirmed.id));
+        assert_eq!((records.leave, records.arrival), (Some(leave), None));
+        refused(&local2, &org2_user(), "GetLocalRecord", by_migration(&indicated.id.replace('0', "e")), "NOT_FOUND");
+    }
+
+    #[test]
+    fn a_guest_vm_moves_inside_its_host_cloud_on_the_federation_where_both_members_are() {
+        let (federation, _, local2) = set_up_chains();
+        moved_to_cloud_b(&federation);
+        let mut to_small = migrate_to("org2.b-gb-small");
+        let refusal = refused(&local2, &org1_user(), "Migrate", to_small.clone(), "CONFLICT");
+        assert!(refusal.to_string().contains("recorded on `federation`"), "{refusal}");
+        to_small["ttlSeconds"] = json!(600);
+        let m: Migration = ok(&federation, &org1_user(), "Migrate", to_small);
+        assert_eq!((m.scope, m.source.cloud_id.as_str()), (Scope::Local, "org2.cloud-b"));
+    }
+
+    #[test]
+    fn a_rejected_migration_neither_leaves_nor_arrives() {
+        let (federation, local1, _) = set_up_chains();
+        let m: Migration = ok(&federation, &org1_user(), "Migrate", migrate_to("org2.b-gb-1"));
+        ok::<Migration>(
+            &federation,
+            &org2_user(),
+            "ConfirmMigration",
+            json!({ "migrationId": m.id, "observedHash": OTHER_HASH, "transferKey": TRANSFER_KEY, "keyedDigest": KEYED }),
+        );
+        refused(&local1, &org1_relay(), "RecordLeave", by_migration(&m.id), "CONFLICT");
+    }
+
+    #[test]
+    fn the_leave_of_a_vm_moved_inside_its_cloud_names_where_it_was_and_frees_its_hosts() {
+        let (federation, local, _) = set_up_chains();
+        let inside: Migration = ok(&local, &org1_user(), "Migrate", migrate_to("org1.a-gb-2"));
+        confirm(&local, &org1_user(), &inside);
+        // A move back is pending when the federation moves the VM to cloud B.
+        let pending: Migration = ok(&local, &org1_user(), "Migrate", migrate_to("org1.a-jp-1"));
+        assert_eq!(committed(&local, "org1.a-jp-1").reserved.cpu_cores, 1);
+        let away = moved_to_cloud_b(&federation);
+        assert_eq!(away.source.host_id, "org1.a-jp-1", "the federation's view: where it entered");
+
+        let leave: LocalRecord = ok(&local, &org1_relay(), "RecordLeave", by_migration(&away.id));
+        assert_eq!(leave.host_id, "org1.a-gb-2", "where it really left from");
+        for host in ["org1.a-jp-1", "org1.a-gb-2"] {
+            assert_eq!(committed(&local, host), Allocation::default(), "{host} holds nothing of vm1");
+        }
+        let cancelled: Migration = ok(&local, &org1_user(), "GetMigration", json!({ "id": pending.id }));
+        assert_eq!(cancelled.status, MigrationStatus::Cancelled);
+        assert!(cancelled.reason.unwrap_or_default().contains(&away.id));
+        assert_eq!(vm(&local).host_id, "org2.b-gb-1", "the local chain now sees the federation's");
+        refused(
+            &local,
+            &org1_user(),
+            "ConfirmMigration",
+            json!({ "migrationId": pending.id, "observedHash": HASH, "transferKey": TRANSFER_KEY, "keyedDigest": KEYED }),
+            "CONFLICT",
+        );
+    }
+}
+
 /// Every transaction's input, as a hostile member would send it: arbitrary JSON, and valid inputs
 /// with one field replaced by arbitrary JSON. Never a panic; a refusal writes and emits nothing;
 /// every call is quick.
@@ -1448,6 +1653,10 @@ mod properties {
             ("CancelMigration", json!({ "migrationId": "m" })),
             ("DeclineMigration", json!({ "migrationId": "m", "reason": "full" })),
             ("ExpireMigration", json!({ "migrationId": "m" })),
+            ("RecordLeave", json!({ "migrationId": "m" })),
+            ("RecordArrival", json!({ "migrationId": "m" })),
+            ("GetLocalRecord", json!({ "migrationId": "m" })),
+            ("GetAllocation", json!({ "id": "org2.b-gb-1" })),
             ("Ping", json!({})),
             ("CheckMigration", json!({ "vmId": "vm1", "destinationHostId": "org2.b-de-1" })),
             ("GetCloud", json!({ "id": "org1.cloud-a" })),

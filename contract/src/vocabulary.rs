@@ -18,6 +18,14 @@ pub const CHAINCODE: &str = "vmledger";
 /// The channel every member keeps (BASICS' consortium chain); any other channel the contract runs
 /// on is one member's local chain.
 pub const FEDERATION_CHANNEL: &str = "federation";
+/// Member `org1`'s local chain is the channel `local-org1` (the member's namespace, see
+/// [`crate::ownership::namespace`]).
+pub const LOCAL_CHANNEL_PREFIX: &str = "local-";
+
+/// The local chain of the member whose namespace is `namespace`.
+pub fn local_channel(namespace: &str) -> String {
+    format!("{LOCAL_CHANNEL_PREFIX}{namespace}")
+}
 
 /// Whether a function changes the ledger (submitted: endorsed, ordered, committed) or only reads it
 /// (evaluated on one peer).

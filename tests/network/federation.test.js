@@ -1,7 +1,9 @@
 'use strict';
 /**
  * End-to-end tests of vmledger on a real Fabric network, through Fabric itself (the peer CLI):
- * every write is endorsed by every member's peer, ordered by Raft and committed.
+ * every write on the federation is endorsed by every member's peer, ordered by the members' orderers
+ * and committed; a move inside a cloud goes on its member's local chain, whose contract reads the
+ * registry from the federation on the same peer.
  *
  * Needs a running network: `network/vmledger-net up` (scripts/test brings one up and down).
  * Run: node --test tests/network/
@@ -153,8 +155,33 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
       indication(vmId, id('org2.b-london-2'), imageHash, transferKey())), 'CAPACITY_EXCEEDED');
   });
 
+  test('a move inside cloud A is on org1\'s local chain only, which reads the registry from the federation',
+    async () => {
+      const local = fabric.peerOf('org1').localChannel;
+      const vmId = id('vm-db');
+      const { imageHash } = fed.vms.find((v) => v.id === vmId);
+      const k = transferKey();
+      const inside = indication(vmId, id('org1.a-tokyo-1'), imageHash, k);
+      const err = await refusedWith(fabric.invoke('org1', 'operator', 'Migrate', inside), 'CONFLICT');
+      assert.match(err.message, new RegExp(`recorded on \`${local}\``));
+      const indicated = await fabric.invoke('org1', 'operator', 'Migrate', inside, local);
+      assert.equal(indicated.status, 'VALID');
+      const confirmed = await fabric.invoke('org1', 'operator', 'ConfirmMigration',
+        confirmation(indicated.txId, imageHash, k), local);
+      assert.equal(confirmed.status, 'VALID');
+      const migration = await fabric.query('org1', 'operator', 'GetMigration', { id: indicated.txId }, local);
+      assert.deepEqual([migration.scope, migration.status], ['local', 'confirmed']);
+      // The local chain sees the VM where it moved; no member's federation ledger holds the move.
+      assert.equal((await fabric.query('org1', 'operator', 'GetVm', { id: vmId }, local)).hostId, id('org1.a-tokyo-1'));
+      for (const p of fabric.network.peers) {
+        await refusedWith(fabric.query(p.org, 'operator', 'GetMigration', { id: indicated.txId }), 'NOT_FOUND');
+        assert.equal((await fabric.query(p.org, 'operator', 'GetVm', { id: vmId })).hostId, id('org1.a-osaka-1'));
+      }
+      migrations.local = indicated.txId;
+    });
+
   test('the ledger keeps its history across down/up', async () => {
-    assert.ok(migrations.confirmed && migrations.rejected, 'the migration tests above must have passed');
+    assert.ok(migrations.confirmed && migrations.rejected && migrations.local, 'the migration tests above must have passed');
     await vmledgerNet('down');
     await vmledgerNet('up');
     fabric = new Fabric();
@@ -163,11 +190,15 @@ describe('vmledger on a real Fabric network', { timeout: 600000 }, () => {
       assert.equal((await fabric.query(p.org, 'operator', 'GetMigration', { id: migrations.rejected })).status, 'rejected');
       assert.equal((await fabric.query(p.org, 'operator', 'GetVm', { id: id('vm-003') })).hostId, id('org2.b-london-1'));
     }
-    // And the network still records new transactions after the restart.
-    const vm = await fabric.query('org1', 'operator', 'GetVm', { id: id('vm-db') });
-    const indicated = await fabric.invoke('org1', 'operator', 'Migrate',
-      indication(vm.id, id('org1.a-tokyo-1'), vm.imageHash, transferKey()));
-    const local = await fabric.query('org1', 'operator', 'GetMigration', { id: indicated.txId });
-    assert.equal(local.scope, 'local');
+    const local = fabric.peerOf('org1').localChannel;
+    assert.equal((await fabric.query('org1', 'operator', 'GetMigration', { id: migrations.local }, local)).status,
+      'confirmed');
+    // And both kinds of chain still record new transactions after the restart.
+    const vm = await fabric.query('org1', 'operator', 'GetVm', { id: id('vm-db') }, local);
+    const back = await fabric.invoke('org1', 'operator', 'Migrate',
+      indication(vm.id, id('org1.a-osaka-1'), vm.imageHash, transferKey()), local);
+    assert.equal(back.status, 'VALID');
+    const ping = await fabric.invoke('org2', 'operator', 'Ping', {});
+    assert.equal(ping.status, 'VALID');
   });
 });

@@ -47,7 +47,7 @@ describe('members join and leave a running federation', { timeout: 900000 }, () 
     await fabric.invoke('org2', 'manager', 'RegisterCloud', { id: id('org2.cloud-b'), name: 'B' });
     await Promise.all([
       fabric.invoke('org1', 'manager', 'RegisterHost', host(id('org1.a-1'), id('org1.cloud-a'), 'JP')),
-      fabric.invoke('org1', 'manager', 'RegisterHost', host(id('org1.a-2'), id('org1.cloud-a'), 'JP')),
+      fabric.invoke('org2', 'manager', 'RegisterHost', host(id('org2.b-1'), id('org2.cloud-b'), 'GB')),
     ]);
     await fabric.invoke('org1', 'operator', 'RegisterVm', {
       id: id('vm'), cloudId: id('org1.cloud-a'), hostId: id('org1.a-1'), requirements: resources(1), imageHash: hash,
@@ -86,18 +86,19 @@ describe('members join and leave a running federation', { timeout: 900000 }, () 
   test('a third member joins while migrations run, receives one, and every peer tells the same history',
     async () => {
       assert.ok(joiner, 'the previous test prepared the joining member');
-      // Migrations back and forth between cloud A's hosts, one after another, during the join.
+      // Migrations back and forth between clouds A and B, one after another, during the join: each
+      // indicated by A (the VM's operator), confirmed by its destination.
       let joined = false;
       const moves = [];
       const migrating = (async () => {
-        let to = id('org1.a-2');
+        let [to, by] = [id('org2.b-1'), 'org2'];
         while (!joined && moves.length < 40) {
           const k = transferKey();
           const indicated = await fabric.invoke('org1', 'operator', 'Migrate', indication(id('vm'), to, hash, k));
-          const confirmed = await fabric.invoke('org1', 'operator', 'ConfirmMigration',
+          const confirmed = await fabric.invoke(by, 'operator', 'ConfirmMigration',
             confirmation(indicated.txId, hash, k));
           moves.push([indicated.status, confirmed.status]);
-          to = to === id('org1.a-2') ? id('org1.a-1') : id('org1.a-2');
+          [to, by] = by === 'org2' ? [id('org1.a-1'), 'org1'] : [id('org2.b-1'), 'org2'];
         }
       })();
       await vmledgerNet(['join', joiner]).finally(() => { joined = true; });

@@ -43,11 +43,10 @@ impl Kind {
     }
 }
 
-/// The application identities every member has, by name, with their role.
+/// The application identities every member has, one per role of the contract, named after it:
 /// `manager` registers clouds and hosts and sets regulations; `operator` runs migrations;
 /// `relay` writes Leave and Arrival on the member's local chain.
-pub const APPLICATION_IDENTITIES: [(&str, &str); 3] =
-    [("manager", "manager"), ("operator", "operator"), ("relay", "relay")];
+pub const APPLICATION_IDENTITIES: [&str; 3] = vmledger_contract::auth::ROLES;
 
 /// The nodes of a member that hold an identity: `peer0`, `lorderer`, `orderer0…`.
 pub fn node_names(net: &Net) -> Vec<(String, Kind)> {
@@ -262,8 +261,8 @@ pub fn enroll_member(net: &Net, n: u8) -> Result<()> {
     }
     let admin_dir = org.dir.join("users").join("admin");
     enroll(net, n, "admin", Kind::Admin, &admin_dir, Some(&host), None)?;
-    for (name, role) in APPLICATION_IDENTITIES {
-        enroll(net, n, name, Kind::Client(role), &org.dir.join("users").join(name), None, None)?;
+    for role in APPLICATION_IDENTITIES {
+        enroll(net, n, role, Kind::Client(role), &org.dir.join("users").join(role), None, None)?;
     }
     Ok(())
 }

@@ -100,7 +100,7 @@ enum Command {
         org: String,
         name: String,
         /// Its vmledger role (the certificate attribute vmledger.role).
-        #[arg(long, value_parser = ["manager", "operator", "relay"])]
+        #[arg(long, value_parser = vmledger_contract::auth::ROLES)]
         role: String,
         /// The certificate subject's names, as fabric-ca-client's --csr.names takes them.
         #[arg(long, value_name = "NAMES")]
@@ -326,8 +326,7 @@ pub fn run(root: &Path) -> Result<u8> {
         Command::Identity { org, name, role, subject } => {
             let net = net_of(load(&paths)?.context("no network (run `vmledger-net up`)")?);
             let n = net.settings.find(&org)?.n;
-            let role =
-                crate::ca::APPLICATION_IDENTITIES.iter().map(|(_, r)| *r).find(|r| *r == role).context("role")?;
+            let role = crate::ca::APPLICATION_IDENTITIES.into_iter().find(|r| *r == role).context("role")?;
             let msp = crate::ca::enroll_extra(&net, n, &name, role, subject.as_deref())?;
             use std::io::Write;
             writeln!(std::io::stdout(), "{}", msp.display())?;

@@ -27,9 +27,10 @@ pub const MAX_ORDERERS_PER_MEMBER: u8 = 3;
 /// Members one network (one port block each) can hold.
 pub const MAX_MEMBERS: u8 = 9;
 
-/// The local chain of member `org` (BASICS: each cloud's own chain), joined by its peer only.
+/// The local chain of member `org` (BASICS: each cloud's own chain), joined by its peer only. A
+/// member's org name is its namespace (`org1`, MSP `Org1MSP`).
 pub fn local_channel(org: &str) -> String {
-    format!("local-{org}")
+    vmledger_contract::vocabulary::local_channel(org)
 }
 
 /// A process of the network, by member (1-based).

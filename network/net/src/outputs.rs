@@ -29,7 +29,7 @@ fn api_keys(net: &Net) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
     };
     for member in net.members() {
         let of_member = keys.entry(member.org()).or_default();
-        for (identity, _) in APPLICATION_IDENTITIES {
+        for identity in APPLICATION_IDENTITIES {
             if !of_member.contains_key(identity) {
                 of_member.insert(identity.to_owned(), crate::ca::random_secret()?);
             }
@@ -50,7 +50,7 @@ fn peer_ref(net: &Net, n: u8) -> Value {
 fn identities(net: &Net, n: u8) -> Result<Value> {
     let org = net.org(n);
     let mut out = serde_json::Map::new();
-    for (identity, _) in APPLICATION_IDENTITIES {
+    for identity in APPLICATION_IDENTITIES {
         let (cert, key) = identity_files(&org, identity)?;
         out.insert(identity.to_owned(), json!({"cert": cert, "key": key}));
     }
@@ -79,7 +79,7 @@ pub fn write_all(net: &Net) -> Result<()> {
         }));
         let api_keys: Vec<Value> = APPLICATION_IDENTITIES
             .iter()
-            .map(|(identity, _)| json!({"key": member_keys[*identity], "identity": identity}))
+            .map(|identity| json!({"key": member_keys[*identity], "identity": identity}))
             .collect();
         files::write_json(
             &net.paths.proxy_config(&org),
@@ -138,7 +138,7 @@ fn network_description(net: &Net) -> Value {
                 "chaincodeServer": net.address(n, net.ports(n).chaincode()),
                 "localChannel": local_channel(&m.org()),
                 "adminMsp": org.user_msp("admin"),
-                "identities": APPLICATION_IDENTITIES.iter().map(|(i, _)| (i.to_string(), org.user_msp(i))).collect::<BTreeMap<_, _>>(),
+                "identities": APPLICATION_IDENTITIES.iter().map(|i| (i.to_string(), org.user_msp(i))).collect::<BTreeMap<_, _>>(),
             })
         })
         .collect();
