@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use vmledger_client::rows::EventRow;
 use vmledger_client::{ChaincodeEvent, StartAt};
+use vmledger_contract::model::Crossing;
 use vmledger_contract::vocabulary::ContractEvent;
 
 use crate::args::EventsArgs;
@@ -83,6 +84,14 @@ fn line(e: &ChaincodeEvent) -> String {
         ContractEvent::VmRegistered(v) | ContractEvent::RegulationSet(v) => {
             format!("VM {} of {} on {}", v.id, v.cloud_id, v.host_id)
         }
+        ContractEvent::VmLeft(r) | ContractEvent::VmArrived(r) => format!(
+            "VM {} {} {}/{} by migration {}",
+            r.vm_id,
+            if r.crossing == Crossing::Leave { "left" } else { "arrived on" },
+            r.cloud_id,
+            r.host_id,
+            short(&r.migration_id)
+        ),
     };
     format!("{:>8}  {:<20} {}  (tx {})", e.id, e.event_name, what, short(&e.tx_id))
 }
