@@ -164,6 +164,39 @@ impl VmLedger {
         self.submit::<calls::CancelMigration>(input).await
     }
 
+    /// `RecordLeave` (local channels only, by the member's `relay` identity): the VM of a confirmed
+    /// inter-cloud migration left this member's cloud. The local contract checks the federation.
+    ///
+    /// # Errors
+    /// `NOT_FOUND` (no such migration on the federation), `CONFLICT` (not confirmed, or not this
+    /// member's), `ALREADY_EXISTS` (recorded before), `UNAUTHORIZED` (not the relay role).
+    pub async fn record_leave(&self, migration_id: &str) -> Result<Committed> {
+        self.record(spec::RECORD_LEAVE, migration_id).await
+    }
+
+    /// `RecordArrival`: as [`VmLedger::record_leave`], for the destination's cloud.
+    ///
+    /// # Errors
+    /// As [`VmLedger::record_leave`].
+    pub async fn record_arrival(&self, migration_id: &str) -> Result<Committed> {
+        self.record(spec::RECORD_ARRIVAL, migration_id).await
+    }
+
+    async fn record(&self, function: &str, migration_id: &str) -> Result<Committed> {
+        let argument = encode(function, &serde_json::json!({ "migrationId": migration_id }))?;
+        self.contract.submit(function, &argument).await
+    }
+
+    /// `GetLocalRecord` (local channels): the Leave and Arrival records of a migration on this chain.
+    ///
+    /// # Errors
+    /// `NOT_FOUND` when this chain holds neither.
+    pub async fn get_local_record(&self, migration_id: &str) -> Result<serde_json::Value> {
+        let function = spec::GET_LOCAL_RECORD;
+        let argument = encode(function, &serde_json::json!({ "migrationId": migration_id }))?;
+        self.contract.evaluate(function, &argument).await
+    }
+
     /// `Ping` submitted: the floor transaction (writes one key).
     ///
     /// # Errors
@@ -277,6 +310,14 @@ impl VmLedger {
     pub async fn usage(&self, input: &msg::Usage) -> Result<UsageReport> {
         self.evaluate::<calls::Usage>(input).await
     }
+}
+
+/// The local chain's functions of the contract interface being landed (its section 5), until the
+/// contract's vocabulary declares them (`calls::RecordLeave` …): then these names go.
+mod spec {
+    pub(super) const RECORD_LEAVE: &str = "RecordLeave";
+    pub(super) const RECORD_ARRIVAL: &str = "RecordArrival";
+    pub(super) const GET_LOCAL_RECORD: &str = "GetLocalRecord";
 }
 
 type FetchPage<T> = Box<dyn FnMut(Option<String>) -> BoxFuture<'static, Result<Page<T>>> + Send>;

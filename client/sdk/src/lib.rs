@@ -24,6 +24,8 @@
 //! - [`workflow`]: what a caller does in several steps, written once: a whole migration
 //!   ([`workflow::migrate`]: hash → Indication → transfer while it commits → Confirmation, with a
 //!   report and progress through an observer).
+//! - [`relay`]: a member's relay (BASICS' cloud gateway): follows the federation and writes Leave and
+//!   Arrival on the member's local chain, from a durable checkpoint, with its status over HTTP.
 //! - [`agent`]: the destination agent, the destination side of that workflow (an HTTP server that
 //!   hashes what it receives and confirms as its member).
 //!
@@ -39,6 +41,7 @@ pub mod gateway;
 pub mod image;
 pub mod ledger;
 pub mod members;
+pub mod relay;
 pub mod rows;
 pub mod transfer;
 pub mod workflow;

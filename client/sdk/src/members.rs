@@ -28,6 +28,12 @@ pub struct Member {
     #[serde(default)]
     pub cloud_hint: Option<String>,
     pub proxy: ProxyRef,
+    /// The member's local chain (BASICS: its own chain, for migrations inside its clouds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_channel: Option<String>,
+    /// Its relay's status endpoint (Leave and Arrival on the local chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<ProxyRef>,
     /// API key per identity name (`manager`, `operator`, `relay`).
     pub api_keys: BTreeMap<String, String>,
 }
