@@ -613,7 +613,9 @@ async fn transfers(
     let manager_a = ledger(members, &args.source, "manager")?;
     let manager_b = ledger(members, &args.destination, "manager")?;
     // The operator runs the SDK's migrate-run workflow: the code `vmledger migrate run` calls.
-    let operator = ledger(members, &args.source, "manager")?;
+    let operator = Profile::from_members(members, &args.source, "manager")?
+        .chains_with(|b| b.retry(RetryPolicy::none()))
+        .map_err(|e| BenchError::ledger("connecting", e))?;
     let setup = |e| BenchError::ledger("registering the transfer part's clouds, hosts and VMs", e);
     let tag = format!("benchx-{}", chrono::Utc::now().format("%m%d%H%M%S"));
     let cloud = |id: &str| msg::RegisterCloud { id: id.to_owned(), name: format!("benchmark {id}"), prices: None };
@@ -664,6 +666,7 @@ async fn transfers(
                     image: image.clone(),
                     destination: Destination::Agent { url: agent.url.clone() },
                     rate_limit: Some(parsed),
+                    relay_timeout: vmledger_client::workflow::migrate::RELAY_TIMEOUT,
                 };
                 match run.run(&operator, Arc::new(())).await {
                     Ok(report) => reports.push(report),

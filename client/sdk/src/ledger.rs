@@ -314,10 +314,13 @@ impl VmLedger {
 
 /// The local chain's functions of the contract interface being landed (its section 5), until the
 /// contract's vocabulary declares them (`calls::RecordLeave` …): then these names go.
-mod spec {
-    pub(super) const RECORD_LEAVE: &str = "RecordLeave";
-    pub(super) const RECORD_ARRIVAL: &str = "RecordArrival";
-    pub(super) const GET_LOCAL_RECORD: &str = "GetLocalRecord";
+pub(crate) mod spec {
+    pub(crate) const RECORD_LEAVE: &str = "RecordLeave";
+    pub(crate) const RECORD_ARRIVAL: &str = "RecordArrival";
+    pub(crate) const GET_LOCAL_RECORD: &str = "GetLocalRecord";
+    /// The local chain's events: the VM left this cloud, the VM arrived in it.
+    pub(crate) const VM_LEFT: &str = "VmLeft";
+    pub(crate) const VM_ARRIVED: &str = "VmArrived";
 }
 
 type FetchPage<T> = Box<dyn FnMut(Option<String>) -> BoxFuture<'static, Result<Page<T>>> + Send>;

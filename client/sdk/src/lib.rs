@@ -19,6 +19,8 @@
 //! - [`ledger`]: [`VmLedger`], one method per contract function.
 //! - [`events`]: the live, resuming event feed.
 //! - [`image`] (hashing, rate caps) and [`transfer`] (to a folder or a destination agent).
+//! - [`chains`]: which chain a migration goes to (the member's local chain inside a cloud, the
+//!   federation between clouds), and finding a migration on either.
 //! - [`members`]: `network/run/members.json` and connection [`Profile`]s.
 //! - [`rows`]: records as flat rows (CSV, tables, NDJSON listings).
 //! - [`workflow`]: what a caller does in several steps, written once: a whole migration
@@ -35,6 +37,7 @@
 //! `code`/`details`, never from text; only calls that cannot take effect twice are retried.
 
 pub mod agent;
+pub mod chains;
 pub mod error;
 pub mod events;
 pub mod gateway;
@@ -46,6 +49,7 @@ pub mod rows;
 pub mod transfer;
 pub mod workflow;
 
+pub use chains::{Chains, Route, RouteError};
 pub use error::{Error, Problem, Result, Step};
 pub use events::{ChaincodeEvent, EventStream, StartAt};
 pub use gateway::{

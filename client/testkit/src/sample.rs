@@ -42,3 +42,12 @@ pub fn problem(status: u16, code: &str, details: Value) -> Value {
         "detail": format!("{code} happened"), "code": code, "details": details, "txId": "d".repeat(64)
     })
 }
+
+/// A host of `cloud` (`host-a…` hosts are cloud-a's, the others cloud-b's, in these samples).
+pub fn host(id: &str) -> Value {
+    let cloud = if id.starts_with("host-a") { "cloud-a" } else { "cloud-b" };
+    json!({
+        "id": id, "cloudId": cloud, "country": "JP", "organizations": ["CompanyA"],
+        "capacity": {"cpuCores": 8, "memoryMib": 8192, "networkMbps": 1000, "ioMbps": 1000}
+    })
+}
