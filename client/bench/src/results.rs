@@ -33,6 +33,9 @@ pub struct SuiteReport {
     pub closed_ping: Vec<RoundResult>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open: Vec<RoundResult>,
+    /// BASICS on two kinds of chain: local and inter-cloud delay against the rate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chains: Vec<crate::chains::ChainRound>,
     /// RSS and CPU per part.
     pub resources: BTreeMap<String, Usage>,
     /// Checks of the figures that failed (empty when every number is sane).

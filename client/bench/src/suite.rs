@@ -52,6 +52,9 @@ pub struct Options {
     pub in_flight: Vec<usize>,
     /// Open-loop rounds: offered migrations per second (also the BASICS rates).
     pub rates: Vec<f64>,
+    /// The chains part: offered local and inter-cloud migrations per second.
+    pub local_rates: Vec<f64>,
+    pub inter_rates: Vec<f64>,
     /// Seconds per throughput round (closed or open).
     pub round_seconds: u64,
     /// VM images for the transfer part.
@@ -80,6 +83,8 @@ pub enum Part {
     Transfer,
     Throughput,
     Basics,
+    /// BASICS' delay on the local chains and the federation (local and inter rates).
+    Chains,
 }
 
 // ---- setup -----------------------------------------------------------------------------------
@@ -460,6 +465,15 @@ pub async fn run(options: &Options, note: &(dyn Fn(&str) + Sync)) -> Result<Suit
             }
         }
         r.resources.insert("open".into(), monitor.stop());
+    }
+
+    if args.parts.contains(&Part::Chains) {
+        let monitor = Monitor::start(processes(), Duration::from_millis(500));
+        let (local, inter) =
+            if args.smoke { (vec![2.0], vec![1.0]) } else { (args.local_rates.clone(), args.inter_rates.clone()) };
+        let seconds = if args.smoke { 4 } else { args.round_seconds };
+        r.chains = crate::chains::run(&members, &args.source, &args.destination, &local, &inter, seconds, note).await?;
+        r.resources.insert("chains".into(), monitor.stop());
     }
 
     r.problems = report::check(&r);
