@@ -13,38 +13,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use vmledger_client::{Chains, Members, Profile, RetryPolicy, StartAt, VmLedger};
 use vmledger_contract::model::{Allowed, Regulation, Resources};
 use vmledger_contract::msg;
 
 use crate::error::{BenchError, Result};
-use crate::round::{Load, Outcome, RoundResult, run_round};
-
-/// Local migrations (inside a cloud, on its chain) or inter-cloud ones (the federation, then the
-/// relays' Leave and Arrival).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Kind {
-    Local,
-    Inter,
-}
-
-/// One open-loop round at one rate.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChainRound {
-    pub kind: Kind,
-    /// Offered migrations per second.
-    pub rate: f64,
-    /// Members (clouds) of the network.
-    pub clouds: usize,
-    /// The delay of each migration as BASICS defines it is the round's latency.
-    pub round: RoundResult,
-    /// Blocks each chain grew by during the round (`federation`, `local-org1`, …).
-    pub blocks: BTreeMap<String, u64>,
-}
+use crate::results::{ChainRound, Kind};
+use crate::round::{Load, Outcome, run_round};
 
 const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 /// How long an inter migration waits for its Leave before it counts as failed (`NO_LEAVE`).
