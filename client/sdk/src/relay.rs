@@ -236,6 +236,8 @@ struct Pending {
 /// How long the stream must be quiet (nothing read, nothing pending) before the relay takes a
 /// height it read earlier as examined: events of a committed block reach it within milliseconds.
 const QUIET: Duration = Duration::from_secs(1);
+/// How long a stopping relay lets its records in flight finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Longest wait between retries of one record.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -258,8 +260,8 @@ impl Relay {
         self.status.clone()
     }
 
-    /// Follows the federation until `shutdown` completes; records in flight then finish first (their
-    /// checkpoint is written), new ones are not started.
+    /// Follows the federation until `shutdown` completes; records in flight then have a few
+    /// seconds to finish (their checkpoint is written), new ones are not started.
     ///
     /// # Errors
     /// [`RelayError::Checkpoint`] when the checkpoint cannot be read or written;
@@ -391,8 +393,10 @@ impl Relay {
             });
         }
 
-        // Let the records in flight finish and checkpoint them.
-        while let Some(joined) = tasks.join_next().await {
+        // Let the records in flight finish (for a moment: one may be retrying until its chain
+        // answers) and checkpoint them; the others are abandoned, and replayed after a restart.
+        let grace = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while let Ok(Some(joined)) = tokio::time::timeout_at(grace, tasks.join_next()).await {
             let Ok((seq, record, migration, outcome, retries)) = joined else { continue };
             tally(&mut counts, record, &outcome, retries);
             self.observer.recorded(record, &migration, &outcome);
@@ -400,6 +404,7 @@ impl Relay {
                 p.open = p.open.saturating_sub(1);
             }
         }
+        tasks.abort_all();
         advance(&mut pending, &mut checkpoint);
         checkpoint.counts = counts;
         checkpoint.written_at = Some(chrono::Utc::now().to_rfc3339());
