@@ -9,6 +9,8 @@
 //!   by code).
 //! - [`suite`]: the parts (latency, hashing, whole migrations, throughput, BASICS) on the network
 //!   of a members file.
+//! - [`chains`]: BASICS' figures on real Fabric: local and inter-cloud migration delay (to the
+//!   Leave on the local chain) against the rate, with the blocks each chain cut.
 //! - [`results`]: what a suite measured (`SuiteReport` and its parts).
 //! - [`report`]: the report's JSON, CSV and SVG files, their sanity checks, `SUMMARY.md`, and
 //!   `SUMMARY.html` (one self-contained page with the plots inline).
@@ -17,6 +19,7 @@
 //! Invariant: no failure is hidden. Retries are off in the SDK; every failed operation is counted by
 //! its code, and a report whose figures are not sane says so ([`BenchError::NotSane`]).
 
+pub mod chains;
 mod csv_files;
 mod error;
 mod html;

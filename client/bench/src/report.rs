@@ -50,6 +50,19 @@ pub fn check(r: &SuiteReport) -> Vec<String> {
             problems.push(format!("migrate run of {} at {}: no sane run ({:?})", t.image, t.rate_limit, t.failures));
         }
     }
+    for c in &r.chains {
+        if c.round.succeeded == 0 {
+            problems.push(format!(
+                "{} migrations at {}/s: none reached its last block ({:?})",
+                match c.kind {
+                    crate::results::Kind::Local => "local",
+                    crate::results::Kind::Inter => "inter",
+                },
+                c.rate,
+                c.round.failures
+            ));
+        }
+    }
     for c in r.closed.iter().chain(&r.closed_ping) {
         if c.succeeded == 0 {
             problems.push(format!("{}: nothing succeeded ({:?})", c.name, c.failures));
@@ -74,6 +87,23 @@ pub fn headline(r: &SuiteReport) -> serde_json::Value {
 
 pub fn human(r: &SuiteReport) -> String {
     let mut s = String::new();
+    for c in &r.chains {
+        let kind = match c.kind {
+            crate::results::Kind::Local => "local",
+            crate::results::Kind::Inter => "inter",
+        };
+        let blocks: Vec<String> = c.blocks.iter().map(|(chain, n)| format!("{chain} {n}")).collect();
+        let _ = writeln!(
+            s,
+            "{kind} {}/s, {} clouds: delay (ms) {}; {} ok, {} failed; blocks: {}",
+            c.rate,
+            c.clouds,
+            c.round.latency_ms.five(1),
+            c.round.succeeded,
+            c.round.failed,
+            blocks.join(", ")
+        );
+    }
     if let Some(l) = &r.latency {
         let _ = writeln!(s, "Ping (ms, min/p50/p95/p99/max):      {}", l.ping.latency_ms.five(1));
         let _ = writeln!(s, "Migrate+Confirm (ms):                {}", l.migration.latency_ms.five(1));

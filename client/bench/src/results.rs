@@ -33,6 +33,9 @@ pub struct SuiteReport {
     pub closed_ping: Vec<RoundResult>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub open: Vec<RoundResult>,
+    /// BASICS on two kinds of chain: local and inter-cloud delay against the rate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chains: Vec<ChainRound>,
     /// RSS and CPU per part.
     pub resources: BTreeMap<String, Usage>,
     /// Checks of the figures that failed (empty when every number is sane).
@@ -92,4 +95,28 @@ pub struct TransferRun {
     pub ledger_share_percent: Summary,
     /// The workflow's reports (what `vmledger migrate run --json` prints).
     pub reports: Vec<RunReport>,
+}
+
+/// Local migrations (inside a cloud, on its chain) or inter-cloud ones (the federation, then the
+/// relays' Leave and Arrival).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Kind {
+    Local,
+    Inter,
+}
+
+/// One open-loop round at one rate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainRound {
+    pub kind: Kind,
+    /// Offered migrations per second.
+    pub rate: f64,
+    /// Members (clouds) of the network.
+    pub clouds: usize,
+    /// The delay of each migration as BASICS defines it is the round's latency.
+    pub round: RoundResult,
+    /// Blocks each chain grew by during the round (`federation`, `local-org1`, …).
+    pub blocks: BTreeMap<String, u64>,
 }

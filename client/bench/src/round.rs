@@ -20,6 +20,14 @@ use vmledger_client::Network;
 
 use crate::stats::Summary;
 
+/// What stands for an image in the rounds where none travels: its hash (and HMAC), and the
+/// transfer key the Indication commits to.
+pub(crate) const NO_IMAGE_HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+pub(crate) fn no_image_key() -> vmledger_client::image::TransferKey {
+    vmledger_client::image::TransferKey::from_hex(&"b0".repeat(32)).expect("a well-formed key")
+}
+
 /// How a round loads the system.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]

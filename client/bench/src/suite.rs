@@ -27,7 +27,7 @@ use crate::error::{BenchError, Result};
 use crate::procfs::{Monitor, pids_in};
 use crate::report;
 use crate::results::{HashRun, LatencyPart, Machine, SuiteReport, TransferRun};
-use crate::round::{Load, Outcome, RoundResult, run_round};
+use crate::round::{Load, NO_IMAGE_HASH, Outcome, RoundResult, no_image_key, run_round};
 use crate::stats::Summary;
 
 /// What to run, and against which network. `vmledger bench run` fills it from its flags.
@@ -52,6 +52,9 @@ pub struct Options {
     pub in_flight: Vec<usize>,
     /// Open-loop rounds: offered migrations per second (also the BASICS rates).
     pub rates: Vec<f64>,
+    /// The chains part: offered local and inter-cloud migrations per second.
+    pub local_rates: Vec<f64>,
+    pub inter_rates: Vec<f64>,
     /// Seconds per throughput round (closed or open).
     pub round_seconds: u64,
     /// VM images for the transfer part.
@@ -80,11 +83,11 @@ pub enum Part {
     Transfer,
     Throughput,
     Basics,
+    /// BASICS' delay on the local chains and the federation (local and inter rates).
+    Chains,
 }
 
 // ---- setup -----------------------------------------------------------------------------------
-
-const BENCH_HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 /// The benchmark's own clouds, hosts and VMs; slot `i` is VM `i` moving between hosts `a_i` and `b_i`.
 struct Fleet {
@@ -170,7 +173,7 @@ async fn fleet(members: &Members, args: &Options, slots: usize) -> Result<Fleet>
                     cloud_id: cloud_a.clone(),
                     host_id: format!("{}.{tag}-a{i}", namespaces.0),
                     requirements,
-                    image_hash: BENCH_HASH.into(),
+                    image_hash: NO_IMAGE_HASH.into(),
                     regulation: Regulation { countries: Allowed::All, organizations: Allowed::All },
                 },
             )
@@ -253,23 +256,18 @@ async fn ping(ledger: VmLedger) -> Outcome {
     }
 }
 
-/// The transfer key of the benchmark's migrations (no image is sent in a throughput round).
-fn bench_key() -> vmledger_client::image::TransferKey {
-    vmledger_client::image::TransferKey::from_hex(&"b0".repeat(32)).expect("a well-formed key")
-}
-
 /// One migration of slot's VM to its other host: `Migrate` by the operator, `ConfirmMigration` by
 /// the destination's member (retried while the destination's peer has not yet seen the Indication).
 async fn migration(fleet: Arc<Fleet>, slot: usize) -> Outcome {
     let to_b = !fleet.on_b[slot].load(Ordering::Relaxed);
     let target = fleet.host(if to_b { 'b' } else { 'a' }, slot);
     // No image travels in this round: a fixed key and digest stand for the transfer's.
-    let key = bench_key();
+    let key = no_image_key();
     let input = msg::Migrate {
         vm_id: fleet.vm(slot),
         destination_host_id: target,
-        image_hash: Some(BENCH_HASH.into()),
-        keyed_digest: Some(BENCH_HASH.into()),
+        image_hash: Some(NO_IMAGE_HASH.into()),
+        keyed_digest: Some(NO_IMAGE_HASH.into()),
         transfer_key_hash: Some(key.hash()),
         ..msg::Migrate::default()
     };
@@ -304,9 +302,9 @@ async fn migration(fleet: Arc<Fleet>, slot: usize) -> Outcome {
     let confirmer = if to_b { &fleet.destination } else { &fleet.source };
     let confirm = msg::ConfirmMigration {
         migration_id: indicated.tx_id.clone(),
-        observed_hash: BENCH_HASH.into(),
+        observed_hash: NO_IMAGE_HASH.into(),
         transfer_key: key.to_hex(),
-        keyed_digest: BENCH_HASH.into(),
+        keyed_digest: NO_IMAGE_HASH.into(),
     };
     let started = Instant::now();
     let mut retries = 0u32;
@@ -485,6 +483,15 @@ pub async fn run(options: &Options, note: &(dyn Fn(&str) + Sync)) -> Result<Suit
         r.resources.insert("open".into(), monitor.stop());
     }
 
+    if args.parts.contains(&Part::Chains) {
+        let monitor = Monitor::start(processes(), Duration::from_millis(500));
+        let (local, inter) =
+            if args.smoke { (vec![2.0], vec![1.0]) } else { (args.local_rates.clone(), args.inter_rates.clone()) };
+        let seconds = if args.smoke { 4 } else { args.round_seconds };
+        r.chains = crate::chains::run(&members, &args.source, &args.destination, &local, &inter, seconds, note).await?;
+        r.resources.insert("chains".into(), monitor.stop());
+    }
+
     r.problems = report::check(&r);
     report::write(&args.out, &r)?;
     Ok(r)
@@ -636,7 +643,9 @@ async fn transfers(
     let manager_a = ledger(members, &args.source, "manager")?;
     let manager_b = ledger(members, &args.destination, "manager")?;
     // The operator runs the SDK's migrate-run workflow: the code `vmledger migrate run` calls.
-    let operator = ledger(members, &args.source, "manager")?;
+    let operator = Profile::from_members(members, &args.source, "manager")?
+        .chains_with(|b| b.retry(RetryPolicy::none()))
+        .map_err(|e| BenchError::ledger("connecting", e))?;
     let setup = |e| BenchError::ledger("registering the transfer part's clouds, hosts and VMs", e);
     let tag = format!("benchx-{}", chrono::Utc::now().format("%m%d%H%M%S"));
     // Each side's cloud and its one host share a name, in the side's namespace.
@@ -692,6 +701,7 @@ async fn transfers(
                     image: image.clone(),
                     destination: Destination::Agent { url: agent.url.clone() },
                     rate_limit: Some(parsed),
+                    relay_timeout: vmledger_client::workflow::migrate::RELAY_TIMEOUT,
                 };
                 match run.run(&operator, Arc::new(())).await {
                     Ok(report) => reports.push(report),

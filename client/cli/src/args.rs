@@ -767,6 +767,12 @@ pub(crate) struct BenchRun {
     /// Open-loop rounds: offered migrations per second (also the BASICS rates).
     #[arg(long, value_delimiter = ',', default_value = "5,10,20,40,60,80")]
     pub(crate) rates: Vec<f64>,
+    /// The chains part: offered local migrations per second (BASICS Fig. 6–7).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,5,10,20,40")]
+    pub(crate) local_rates: Vec<f64>,
+    /// The chains part: offered inter-cloud migrations per second (BASICS Fig. 8).
+    #[arg(long, value_delimiter = ',', default_value = "0.25,0.5,1,2,5,10")]
+    pub(crate) inter_rates: Vec<f64>,
     /// Seconds per throughput round (closed or open).
     #[arg(long, default_value_t = 12)]
     pub(crate) round_seconds: u64,
@@ -801,4 +807,6 @@ pub(crate) enum BenchPart {
     Transfer,
     Throughput,
     Basics,
+    /// BASICS' delay on the local chains and the federation.
+    Chains,
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use etcetera::BaseStrategy;
 use serde::{Deserialize, Serialize};
-use vmledger_client::{Members, Profile, VmLedger};
+use vmledger_client::{Chains, Members, Profile, VmLedger};
 
 use crate::args::Connection;
 use crate::exit::UsageError;
@@ -243,6 +243,20 @@ impl Ctx {
     pub(crate) fn ledger(&self) -> anyhow::Result<VmLedger> {
         self.ledger_for(&self.profile()?)
     }
+
+    /// The federation and the member's local chain for `profile`, with the configured timeouts.
+    pub(crate) fn chains_for(&self, profile: &Profile) -> anyhow::Result<Chains> {
+        let commit_timeout = self.settings()?.commit_timeout.map(Duration::from_secs);
+        Ok(profile.chains_with(|builder| match commit_timeout {
+            Some(timeout) => builder.commit_status_timeout(timeout),
+            None => builder,
+        })?)
+    }
+
+    /// The chains of the configured member and identity: what routes migrations.
+    pub(crate) fn chains(&self) -> anyhow::Result<Chains> {
+        self.chains_for(&self.profile()?)
+    }
 }
 
 fn resolve(
@@ -280,6 +294,7 @@ fn resolve(
             .clone()
             .or_else(|| from_members.as_ref().map(|p| p.chaincode.clone()))
             .unwrap_or_else(|| "vmledger".into()),
+        local_channel: from_members.as_ref().and_then(|p| p.local_channel.clone()),
     })
 }
 

@@ -71,6 +71,7 @@ impl Observer for Bars {
             Stage::Transfer => "transfer",
             Stage::DestinationHash => "dest sha256",
             Stage::Confirm => "confirming at the destination",
+            Stage::Relay => "waiting for the relays' Leave and Arrival",
         };
         let shown = match bytes {
             Some(total) => bar(self.out, total, label),

@@ -30,6 +30,7 @@ use tokio::io::AsyncWriteExt;
 use vmledger_contract::model::{Migration, MigrationStatus};
 use vmledger_contract::msg;
 
+use crate::chains::Chains;
 use crate::error::{Error, Problem};
 use crate::gateway::millis;
 use crate::image::{StreamHasher, TransferKey};
@@ -49,10 +50,11 @@ pub trait AgentObserver: Send + Sync {
 
 impl AgentObserver for () {}
 
-/// A destination agent acting for one member: its ledger (the member's identity), the folder
-/// images land in, and how long it waits for an Indication to reach its peer.
+/// A destination agent acting for one member: its chains (the member's identity on the federation
+/// and on its local chain: a migration inside its cloud is on the latter), the folder images land
+/// in, and how long it waits for an Indication to reach its peer.
 pub struct Agent {
-    ledger: VmLedger,
+    chains: Chains,
     dir: PathBuf,
     lookup_timeout: Duration,
     receiving: Mutex<HashSet<String>>,
@@ -66,19 +68,20 @@ impl std::fmt::Debug for Agent {
 }
 
 impl Agent {
-    /// An agent confirming as `ledger`'s identity, keeping images in `dir` (created if needed).
+    /// An agent confirming as `chains`' identity, on the chain that holds each migration, keeping
+    /// images in `dir` (created if needed).
     ///
     /// # Errors
     /// Creating `dir`.
     pub fn new(
-        ledger: VmLedger,
+        chains: Chains,
         dir: impl Into<PathBuf>,
         lookup_timeout: Duration,
         observer: Arc<dyn AgentObserver>,
     ) -> std::io::Result<Agent> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
-        Ok(Agent { ledger, dir, lookup_timeout, receiving: Mutex::new(HashSet::new()), observer })
+        Ok(Agent { chains, dir, lookup_timeout, receiving: Mutex::new(HashSet::new()), observer })
     }
 
     /// Serves uploads on `listener` until `shutdown` completes; each connection on its own task.
@@ -179,7 +182,7 @@ async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<
         request.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
 
     // Look the migration up while the image arrives.
-    let lookup = tokio::spawn(lookup(agent.ledger.clone(), id.to_owned(), agent.lookup_timeout));
+    let lookup = tokio::spawn(lookup(agent.chains.clone(), id.to_owned(), agent.lookup_timeout));
 
     let part = agent.dir.join(format!("{id}.part"));
     let file =
@@ -214,8 +217,8 @@ async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<
     let (observed_hash, keyed_digest) = hasher.finish_keyed();
 
     let wait_started = Instant::now();
-    let migration = match lookup.await {
-        Ok(Ok(migration)) => migration,
+    let (migration, ledger) = match lookup.await {
+        Ok(Ok(found)) => found,
         Ok(Err(problem)) => {
             let _ = tokio::fs::remove_file(&part).await;
             return Err(problem);
@@ -239,8 +242,7 @@ async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<
     }
 
     // The contract compares the hashes: a tampered or truncated image is rejected on the ledger.
-    let confirmed = agent
-        .ledger
+    let confirmed = ledger
         .confirm_migration(&msg::ConfirmMigration {
             migration_id: id.to_owned(),
             observed_hash: observed_hash.clone(),
@@ -283,14 +285,15 @@ async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<
     })
 }
 
-/// The migration, once the Indication is on this member's peer; waits up to `timeout` for it.
-async fn lookup(ledger: VmLedger, id: String, timeout: Duration) -> Result<Migration, Problem> {
+/// The migration and the chain holding it, once the Indication is on this member's peer; waits up
+/// to `timeout` for it.
+async fn lookup(chains: Chains, id: String, timeout: Duration) -> Result<(Migration, VmLedger), Problem> {
     let deadline = Instant::now() + timeout;
     let mut interval = Duration::from_millis(20);
     loop {
-        match ledger.get_migration(&id).await {
-            Ok(migration) => return Ok(migration),
-            Err(e) if e.contract_error().is_some_and(|c| c.code() == "NOT_FOUND") => {
+        match chains.find_migration(&id).await {
+            Ok((migration, ledger)) => return Ok((migration, ledger.clone())),
+            Err(e) if crate::chains::is_not_found(&e) => {
                 if Instant::now() >= deadline {
                     return Err(problem(
                         "NOT_FOUND",

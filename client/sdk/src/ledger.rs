@@ -10,7 +10,8 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use vmledger_contract::model::{
-    Cloud, Host, Migration, MigrationCheck, Page, Pong, UsageReport, VirtualMachine, VmHistory,
+    Cloud, Host, LocalRecord, LocalRecords, Migration, MigrationCheck, Page, Pong, UsageReport, VirtualMachine,
+    VmHistory,
 };
 use vmledger_contract::msg;
 use vmledger_contract::vocabulary::{Call, calls};
@@ -180,6 +181,24 @@ impl VmLedger {
         self.submit::<calls::ExpireMigration>(input).await
     }
 
+    /// `RecordLeave` (local chains only, by the member's `relay` identity): the VM of a confirmed
+    /// inter-cloud migration left this member's cloud. The local contract checks the federation.
+    ///
+    /// # Errors
+    /// `NOT_FOUND` (no such migration on the federation), `CONFLICT` (not confirmed, or not this
+    /// member's), `ALREADY_EXISTS` (recorded before), `UNAUTHORIZED` (not the relay role).
+    pub async fn record_leave(&self, migration_id: &str) -> Result<Committed<LocalRecord>> {
+        self.submit::<calls::RecordLeave>(&by_migration(migration_id)).await
+    }
+
+    /// `RecordArrival`: as [`VmLedger::record_leave`], for the destination's cloud.
+    ///
+    /// # Errors
+    /// As [`VmLedger::record_leave`].
+    pub async fn record_arrival(&self, migration_id: &str) -> Result<Committed<LocalRecord>> {
+        self.submit::<calls::RecordArrival>(&by_migration(migration_id)).await
+    }
+
     /// `Ping` submitted: the floor transaction (writes one key).
     ///
     /// # Errors
@@ -196,6 +215,14 @@ impl VmLedger {
     /// The transport errors.
     pub async fn ping_evaluate(&self) -> Result<Pong> {
         self.evaluate::<calls::Ping>(&msg::Ping::default()).await
+    }
+
+    /// `GetLocalRecord` (local chains): the Leave and Arrival of a migration on this chain.
+    ///
+    /// # Errors
+    /// `NOT_FOUND` when this chain holds neither.
+    pub async fn get_local_record(&self, migration_id: &str) -> Result<LocalRecords> {
+        self.evaluate::<calls::GetLocalRecord>(&by_migration(migration_id)).await
     }
 
     /// `CheckMigration`: would this caller's `Migrate` pass? Every violated rule is listed.
@@ -340,6 +367,10 @@ impl<T> Pages<T> {
 
 fn by_id(id: &str) -> msg::ById {
     msg::ById { id: id.to_owned() }
+}
+
+fn by_migration(id: &str) -> msg::MigrationRef {
+    msg::MigrationRef { migration_id: id.to_owned() }
 }
 
 fn encode<I: Serialize>(function: &str, input: &I) -> Result<String> {

@@ -19,11 +19,15 @@
 //! - [`ledger`]: [`VmLedger`], one method per contract function.
 //! - [`events`]: the live, resuming event feed.
 //! - [`image`] (hashing, rate caps) and [`transfer`] (to a folder or a destination agent).
+//! - [`chains`]: which chain a migration goes to (the member's local chain inside a cloud, the
+//!   federation between clouds), and finding a migration on either.
 //! - [`members`]: `network/run/members.json` and connection [`Profile`]s.
 //! - [`rows`]: records as flat rows (CSV, tables, NDJSON listings).
 //! - [`workflow`]: what a caller does in several steps, written once: a whole migration
 //!   ([`workflow::migrate`]: hash → Indication → transfer while it commits → Confirmation, with a
 //!   report and progress through an observer).
+//! - [`relay`]: a member's relay (BASICS' cloud gateway): follows the federation and writes Leave and
+//!   Arrival on the member's local chain, from a durable checkpoint, with its status over HTTP.
 //! - [`agent`]: the destination agent, the destination side of that workflow (an HTTP server that
 //!   hashes what it receives and confirms as its member).
 //!
@@ -33,16 +37,19 @@
 //! `code`/`details`, never from text; only calls that cannot take effect twice are retried.
 
 pub mod agent;
+pub mod chains;
 pub mod error;
 pub mod events;
 pub mod gateway;
 pub mod image;
 pub mod ledger;
 pub mod members;
+pub mod relay;
 pub mod rows;
 pub mod transfer;
 pub mod workflow;
 
+pub use chains::{Chains, Route, RouteError};
 pub use error::{Error, Problem, Result, Step};
 pub use events::{ChaincodeEvent, EventStream, StartAt};
 pub use gateway::{

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::chains::Chains;
 use crate::error::{Error, Result};
 use crate::gateway::{Gateway, GatewayBuilder};
 use crate::ledger::VmLedger;
@@ -28,6 +29,12 @@ pub struct Member {
     #[serde(default)]
     pub cloud_hint: Option<String>,
     pub proxy: ProxyRef,
+    /// The member's local chain (BASICS: its own chain, for migrations inside its clouds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_channel: Option<String>,
+    /// Its relay's status endpoint (Leave and Arrival on the local chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<ProxyRef>,
     /// API key per identity name (`manager`, `operator`, `relay`).
     pub api_keys: BTreeMap<String, String>,
 }
@@ -117,6 +124,9 @@ pub struct Profile {
     pub api_key: Option<String>,
     pub channel: String,
     pub chaincode: String,
+    /// The member's local chain (migrations inside its clouds), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_channel: Option<String>,
 }
 
 impl Profile {
@@ -131,6 +141,7 @@ impl Profile {
             api_key: Some(member.api_key(identity)?.to_owned()),
             channel: members.channel.clone(),
             chaincode: members.chaincode.clone(),
+            local_channel: member.local_channel.clone(),
         })
     }
 
@@ -150,6 +161,17 @@ impl Profile {
     pub fn ledger_with(&self, configure: impl FnOnce(GatewayBuilder) -> GatewayBuilder) -> Result<VmLedger, Error> {
         let gateway = configure(self.gateway()).connect()?;
         Ok(VmLedger::new(gateway.network(&self.channel).contract(&self.chaincode)))
+    }
+
+    /// The federation and the member's local chain (when known), through one gateway built with
+    /// `configure`: what the routing workflows take.
+    ///
+    /// # Errors
+    /// As [`GatewayBuilder::connect`].
+    pub fn chains_with(&self, configure: impl FnOnce(GatewayBuilder) -> GatewayBuilder) -> Result<Chains, Error> {
+        let gateway = configure(self.gateway()).connect()?;
+        let local = self.local_channel.as_ref().map(|c| VmLedger::new(gateway.network(c).contract(&self.chaincode)));
+        Ok(Chains::new(VmLedger::new(gateway.network(&self.channel).contract(&self.chaincode)), local))
     }
 
     /// The typed contract with default options.

@@ -28,7 +28,7 @@ pub fn migration(status: &str, recorded: &str, observed: Option<&str>) -> Value 
         "destination": {"cloudId": "cloud-b", "hostId": "host-b1"},
         "scope": "inter", "recordedHash": recorded, "keyedDigest": HASH_A, "transferKeyHash": TRANSFER_KEY_HASH,
         "requirements": {"cpuCores": 2, "memoryMib": 2048, "networkMbps": 100, "ioMbps": 50},
-        "status": status, "indicatedAt": "2025-01-01T00:00:00Z", "expiresAt": "2025-01-01T01:00:00Z",
+        "sourceStayTxId": "c".repeat(64), "status": status, "indicatedAt": "2025-01-01T00:00:00Z", "expiresAt": "2025-01-01T01:00:00Z",
         "requestedBy": {"mspId": "Org1MSP", "id": "x509::CN=Admin@org1"}
     });
     if let Some(observed) = observed {
@@ -39,9 +39,30 @@ pub fn migration(status: &str, recorded: &str, observed: Option<&str>) -> Value 
     m
 }
 
+/// A local chain's Leave or Arrival (`crossing`: `leave`, `arrival`) of the sample migration `id`.
+pub fn local_record(id: &str, crossing: &str) -> Value {
+    let (cloud, host) = if crossing == "leave" { ("cloud-a", "host-a1") } else { ("cloud-b", "host-b1") };
+    json!({
+        "migrationId": id, "crossing": crossing, "vmId": "vm-1", "cloudId": cloud, "hostId": host,
+        "requirements": {"cpuCores": 2, "memoryMib": 2048, "networkMbps": 100, "ioMbps": 50},
+        "confirmedAt": "2025-01-01T00:00:05Z", "recordedAt": "2025-01-01T00:00:06Z",
+        "recordedBy": {"mspId": "Org1MSP", "id": "x509::CN=relay@org1"}
+    })
+}
+
 pub fn problem(status: u16, code: &str, details: Value) -> Value {
     json!({
         "type": format!("urn:vmledger:problem:{code}"), "title": "t", "status": status,
         "detail": format!("{code} happened"), "code": code, "details": details, "txId": "d".repeat(64)
+    })
+}
+
+/// A host of `cloud` (`host-a…` hosts are cloud-a's, the others cloud-b's, in these samples).
+pub fn host(id: &str) -> Value {
+    let cloud = if id.starts_with("host-a") { "cloud-a" } else { "cloud-b" };
+    json!({
+        "id": id, "cloudId": cloud, "country": "JP", "organizations": ["CompanyA"],
+        "capacity": {"cpuCores": 8, "memoryMib": 8192, "networkMbps": 1000, "ioMbps": 1000},
+        "updatedAt": "2025-01-01T00:00:00Z"
     })
 }

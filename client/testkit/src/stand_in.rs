@@ -172,6 +172,17 @@ impl StandIn {
         StandIn { url: format!("http://{address}"), seen }
     }
 
+    /// A stand-in that answers the registry reads a migration's routing makes (`GetVm`: the sample
+    /// VM on host-a1; `GetHost`: [`crate::sample::host`]) and `reply` to everything else.
+    pub async fn routing_then(reply: Reply) -> StandIn {
+        StandIn::start(move |seen, _| match seen.function() {
+            "GetVm" => Reply::result(crate::sample::vm(seen.argument()["id"].as_str().unwrap_or("vm-1"))),
+            "GetHost" => Reply::result(crate::sample::host(seen.argument()["id"].as_str().unwrap_or("host-b1"))),
+            _ => reply.clone(),
+        })
+        .await
+    }
+
     /// A stand-in that always answers `reply`.
     pub async fn always(reply: Reply) -> StandIn {
         StandIn::start(move |_, _| reply.clone()).await

@@ -15,7 +15,7 @@ use crate::{membership, outputs, up, verbs};
 /// vmledger-net: a real Hyperledger Fabric federation on this machine, as plain processes.
 ///
 /// Each member has its own CA, peer, orderer(s) on the federation channel, local-chain orderer,
-/// chaincode server and gateway REST proxy. Everything generated lives in the run folder
+/// chaincode server, gateway REST proxy and relay (Leave and Arrival on its local chain). Everything generated lives in the run folder
 /// (network/run): keys, ledgers, logs (logs/<process>.log), PID files, and what clients read
 /// (members.json, network.json, profiles/, monitoring/prometheus.yml).
 #[derive(Debug, Parser)]
@@ -94,6 +94,9 @@ enum Command {
         #[arg(value_parser = ["TERM", "KILL", "STOP", "CONT"])]
         signal: String,
     },
+    /// Run a member's relay in the foreground (what `up` starts; its log is logs/relay.orgN.log).
+    #[command(hide = true)]
+    Relay { org: String },
     /// Enroll one more application identity from a member's CA; prints its MSP folder.
     #[command(after_help = "Example:\n  vmledger-net identity org1 alice --role operator")]
     Identity {
@@ -312,6 +315,11 @@ pub fn run(root: &Path) -> Result<u8> {
             membership::prepare(&net, n)?;
             use std::io::Write;
             writeln!(std::io::stdout(), "org{n}")?;
+            Ok(0)
+        }
+        Command::Relay { org } => {
+            let settings = load(&paths)?.context("no network (run `vmledger-net up`)")?;
+            crate::relay::run(&paths, &settings, &org)?;
             Ok(0)
         }
         Command::Signal { name, signal } => {

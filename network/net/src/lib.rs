@@ -1,7 +1,7 @@
 //! `vmledger-net`: a real Hyperledger Fabric federation for vmledger, as plain processes.
 //!
 //! Each member is its own organisation: its own Fabric CA, peer, federation orderer(s), local-chain
-//! orderer, chaincode server and gateway REST proxy. The federation channel is ordered by every
+//! orderer, chaincode server, gateway REST proxy and relay (Leave and Arrival on its local chain). The federation channel is ordered by every
 //! member's orderers (Raft, or SmartBFT); each member's local channel by its own. Members join and
 //! leave a running network through channel updates signed by the existing members' admins.
 //!
@@ -18,6 +18,7 @@ pub mod net;
 pub mod nodes;
 pub mod outputs;
 pub mod process;
+pub mod relay;
 pub mod services;
 pub mod settings;
 pub mod up;

@@ -131,7 +131,9 @@ pub fn settle(net: &Net, n: u8) -> Result<()> {
     }
     outputs::write_all(net)?;
     services::start_proxy(net, n)?;
-    services::wait_proxy(net, n)
+    services::wait_proxy(net, n)?;
+    crate::relay::start(net, n)?;
+    crate::relay::wait(net, n)
 }
 
 /// Member `n` leaves: the update removing it signed by every active member (it signs its own

@@ -74,6 +74,7 @@ pub fn write_all(net: &Net) -> Result<()> {
             "localChannel": local_channel(&org),
             "peer": peer_ref(net, n),
             "proxy": {"url": proxy_url},
+            "relay": {"url": crate::relay::url(net, n)},
             "apiKeys": member_keys,
             "identities": identities,
         }));

@@ -10,7 +10,7 @@ use crate::configtx::Channel;
 use crate::layout::Node;
 use crate::net::Net;
 use crate::nodes::{self, has_leader};
-use crate::{ca, files, outputs, process, services};
+use crate::{ca, files, outputs, process, relay, services};
 
 /// Runs `step` for every active member at once (each on its own thread); the first error wins.
 pub fn each_member(net: &Net, step: impl Fn(u8) -> Result<()> + Sync) -> Result<()> {
@@ -161,6 +161,11 @@ pub fn up(net: &Net) -> Result<()> {
     }
     each_member(net, |n| services::wait_proxy(net, n))?;
     mark(t0, "proxies ready");
+    for member in net.members() {
+        relay::start(net, member.n)?;
+    }
+    each_member(net, |n| relay::wait(net, n))?;
+    mark(t0, "relays following the federation");
 
     let members = net.members().count();
     let orderers = members * usize::from(net.settings.orderers_per_member);
@@ -192,7 +197,7 @@ pub fn all_nodes(net: &Net) -> Vec<Node> {
         let n = member.n;
         all.push(Node::Ca(n));
         all.extend(orderer_nodes(net, n));
-        all.extend([Node::Peer(n), Node::Chaincode(n), Node::Proxy(n)]);
+        all.extend([Node::Peer(n), Node::Chaincode(n), Node::Proxy(n), Node::Relay(n)]);
     }
     all.sort_by_key(|node| (node.rank(), *node));
     all

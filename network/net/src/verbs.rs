@@ -66,6 +66,18 @@ pub fn status(net: &Net, as_json: bool) -> Result<u8> {
         } else {
             down += 1;
         }
+        let relay = match node {
+            Node::Relay(n) if running.is_some() => crate::relay::status(net, *n),
+            _ => None,
+        };
+        let mut shown_endpoint = endpoint(net, *node);
+        if let Some(r) = &relay {
+            let lag = r.lag_blocks.map_or_else(|| "?".to_owned(), |l| l.to_string());
+            shown_endpoint.push_str(&format!(
+                "  lag {lag} block(s), {} leave(s), {} arrival(s)",
+                r.counts.leaves, r.counts.arrivals
+            ));
+        }
         rows.push(json!({
             "name": name,
             "member": format!("org{}", node.member()),
@@ -73,6 +85,8 @@ pub fn status(net: &Net, as_json: bool) -> Result<u8> {
             "state": if running.is_some() { "running" } else { "stopped" },
             "rssMib": running.map(|r| r.rss_mib),
             "endpoint": endpoint(net, *node),
+            "shown": shown_endpoint,
+            "relay": relay,
         }));
     }
     let chaincode = std::fs::read_to_string(net.paths.chaincode().join("label")).unwrap_or_default();
@@ -98,7 +112,7 @@ pub fn status(net: &Net, as_json: bool) -> Result<u8> {
                 row["pid"].as_i64().map_or("-".into(), |p| p.to_string()),
                 row["state"].as_str().unwrap_or_default(),
                 row["rssMib"].as_u64().map_or("-".into(), |r| r.to_string()),
-                row["endpoint"].as_str().unwrap_or_default()
+                row["shown"].as_str().unwrap_or_default()
             )?;
         }
         writeln!(out, "{:<15} {:<8} {:<8} {:>7}", "total", "", "", total)?;

@@ -26,7 +26,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sha2::Digest;
-use vmledger_client::{Members, Profile, VmLedger};
+use vmledger_client::relay::RelayStatus;
+use vmledger_client::{Chains, Members, Profile, VmLedger};
 use vmledger_contract::model::{Allowed, Prices, Regulation, Resources};
 use vmledger_contract::msg;
 
@@ -111,12 +112,90 @@ impl Federation {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The federation and `org`'s local chain as `identity`: what routes migrations.
+    pub fn chains(&self, org: &str, identity: &str) -> Chains {
+        Profile::from_members(&self.members, org, identity)
+            .map(|p| p.chains_with(|b| b).expect("gateway"))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The typed contract on `channel` as `identity` of `org` (e.g. its relay on its local chain).
+    pub fn ledger_on(&self, org: &str, identity: &str, channel: &str) -> VmLedger {
+        let member = self.members.member(org).unwrap_or_else(|e| panic!("{e}"));
+        let gateway = member.gateway(identity).unwrap_or_else(|e| panic!("{e}")).connect().expect("gateway");
+        VmLedger::new(gateway.network(channel).contract(&self.members.chaincode))
+    }
+
+    /// `org`'s local channel, as members.json gives it.
+    pub fn local_channel(&self, org: &str) -> String {
+        let member = self.members.member(org).unwrap_or_else(|e| panic!("{e}"));
+        member.local_channel.clone().unwrap_or_else(|| panic!("members.json gives {org} no localChannel"))
+    }
+
+    /// `org`'s relay status.
+    pub fn relay(&self, org: &str) -> RelayStatus {
+        let member = self.members.member(org).unwrap_or_else(|e| panic!("{e}"));
+        let url = &member.relay.as_ref().unwrap_or_else(|| panic!("members.json gives {org} no relay")).url;
+        block_on(vmledger_client::relay::status_of(url)).unwrap_or_else(|e| panic!("the relay of {org}: {e}"))
+    }
+
+    /// Runs `network/vmledger-net ARGS` on this network (the run folder of members.json); panics
+    /// with its output when it fails.
+    pub fn net(&self, args: &[&str]) {
+        if let Err(said) = self.try_net(args) {
+            panic!("vmledger-net {args:?} failed:\n{said}");
+        }
+    }
+
+    /// Runs `network/vmledger-net ARGS`; what it said when it failed.
+    pub fn try_net(&self, args: &[&str]) -> Result<(), String> {
+        let run = self.members_file.parent().expect("run folder");
+        let output = Command::new(workspace_root().join("network/vmledger-net"))
+            .arg("--run")
+            .arg(run)
+            .args(args)
+            .output()
+            .expect("run vmledger-net");
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+        }
+    }
+
     /// A `vmledger` invocation as `identity` of `org`.
     pub fn cli(&self, org: &str, identity: &str) -> Cli {
         Cli::new()
             .arg("--network-file")
             .arg(self.members_file.to_str().expect("utf-8 path"))
             .args(["--member", org, "--as", identity, "--quiet"])
+    }
+}
+
+/// The transfer key of the tests where no image travels.
+const NO_IMAGE_KEY: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+
+/// An Indication of `vm` to `host` for an image hashing to `hash`, where no image travels: a fixed
+/// transfer key, and the hash standing for the image's HMAC under it.
+pub fn indication(vm: &str, host: &str, hash: &str) -> msg::Migrate {
+    let key = vmledger_client::image::TransferKey::from_hex(NO_IMAGE_KEY).expect("a well-formed key");
+    msg::Migrate {
+        vm_id: vm.to_owned(),
+        destination_host_id: host.to_owned(),
+        image_hash: Some(hash.to_owned()),
+        keyed_digest: Some(hash.to_owned()),
+        transfer_key_hash: Some(key.hash()),
+        ..msg::Migrate::default()
+    }
+}
+
+/// The Confirmation of an [`indication`] by a destination that observed `hash`.
+pub fn confirmation(migration_id: &str, hash: &str) -> msg::ConfirmMigration {
+    msg::ConfirmMigration {
+        migration_id: migration_id.to_owned(),
+        observed_hash: hash.to_owned(),
+        transfer_key: NO_IMAGE_KEY.to_owned(),
+        keyed_digest: hash.to_owned(),
     }
 }
 
@@ -303,6 +382,8 @@ pub struct Scenario {
     pub cloud_b: String,
     /// Cloud A, JP, CompanyA: where the VM starts.
     pub host_a: String,
+    /// Cloud A, JP, CompanyA: a second host of the same cloud (local migrations).
+    pub host_a2: String,
     /// Cloud B, GB, CompanyB: permitted.
     pub host_b: String,
     /// Cloud B, US, CompanyB: denied by country.
@@ -325,6 +406,7 @@ impl Scenario {
             cloud_a: federation.owned(&org_a, "cloud-a"),
             cloud_b: federation.owned(&org_b, "cloud-b"),
             host_a: federation.owned(&org_a, "a-jp"),
+            host_a2: federation.owned(&org_a, "a-jp2"),
             host_b: federation.owned(&org_b, "b-gb"),
             host_b_us: federation.owned(&org_b, "b-us"),
             host_b_other_org: federation.owned(&org_b, "b-gb-c"),
@@ -369,6 +451,8 @@ impl Scenario {
             host(&s.host_b_other_org, &s.cloud_b, "GB", "CompanyC", big),
             host(&s.host_b_tiny, &s.cloud_b, "GB", "CompanyB", tiny),
         ];
+        block_on(manager_a.register_host(&host(&s.host_a2, &s.cloud_a, "JP", "CompanyA", big)))
+            .unwrap_or_else(|e| panic!("register host A2: {e}"));
         let (r1, r2, r3, r4, r5) = block_on(async {
             tokio::join!(
                 manager_a.register_host(&hosts[0]),

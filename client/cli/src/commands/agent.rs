@@ -46,7 +46,7 @@ impl AgentObserver for Log {
 
 pub(crate) async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<()> {
     let log = Arc::new(Log { out: ctx.out, stream: Mutex::new(ctx.out.stream()) });
-    let agent = Agent::new(ctx.ledger()?, &args.dir, Duration::from_secs(args.lookup_timeout), log)
+    let agent = Agent::new(ctx.chains()?, &args.dir, Duration::from_secs(args.lookup_timeout), log)
         .with_context(|| format!("creating {}", args.dir.display()))?;
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;

@@ -39,6 +39,8 @@ fn options(ctx: &Ctx, args: BenchRun) -> anyhow::Result<Options> {
         latency_count: args.latency_count,
         in_flight: args.in_flight,
         rates: args.rates,
+        local_rates: args.local_rates,
+        inter_rates: args.inter_rates,
         round_seconds: args.round_seconds,
         images: args.images,
         transfer_rates: args.transfer_rates,
@@ -58,5 +60,6 @@ fn part(p: BenchPart) -> Part {
         BenchPart::Transfer => Part::Transfer,
         BenchPart::Throughput => Part::Throughput,
         BenchPart::Basics => Part::Basics,
+        BenchPart::Chains => Part::Chains,
     }
 }

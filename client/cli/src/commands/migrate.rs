@@ -3,9 +3,11 @@
 
 use vmledger_client::image::{Rate, TransferKey};
 use vmledger_client::transfer::{self, Receipt, Transferred};
-use vmledger_client::workflow::migrate::{self as workflow, LedgerStep, MigrateRun as Run, RunReport, TransferMode};
+use vmledger_client::workflow::migrate::{
+    self as workflow, LedgerStep, MigrateRun as Run, RelayRecord, RunReport, TransferMode,
+};
 use vmledger_client::workflow::placement::{self, Candidate};
-use vmledger_contract::model::{Migration, MigrationCheck, MigrationStatus};
+use vmledger_contract::model::{Migration, MigrationCheck, MigrationStatus, Scope};
 use vmledger_contract::msg;
 
 use crate::args::{Destination, MigrateCommand, MigratePlace, MigrateRun, MigrateSend};
@@ -17,19 +19,22 @@ use crate::progress;
 pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()> {
     match command {
         MigrateCommand::Check(args) => {
+            let chains = ctx.chains()?;
+            let route = chains.for_migration(&args.vm, &args.to_host).await?;
             let input = msg::Migrate {
                 vm_id: args.vm,
                 destination_host_id: args.to_host,
                 image_hash: args.image_hash,
                 ..msg::Migrate::default()
             };
-            let check = ctx.ledger()?.check_migration(&input).await?;
+            let check = route.ledger.check_migration(&input).await?;
             ctx.out.show(&check, || describe_check(&check))?;
             if check.permitted { Ok(()) } else { Err(Verdict::Denied.into()) }
         }
         MigrateCommand::Place(args) => place(ctx, args).await,
         MigrateCommand::Start(args) => {
-            let ledger = ctx.ledger()?;
+            let chains = ctx.chains()?;
+            let ledger = chains.for_migration(&args.vm, &args.to_host).await?.ledger;
             let key = match args.key.given()? {
                 Some(key) => key,
                 None => TransferKey::generate()?,
@@ -73,11 +78,12 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
             })
         }
         MigrateCommand::Show { id } => {
-            let migration = ctx.ledger()?.get_migration(&id).await?;
+            let (migration, _) = ctx.chains()?.find_migration(&id).await?;
             ctx.out.show(&migration, || describe(&migration))
         }
         MigrateCommand::Confirm(args) => {
-            let ledger = ctx.ledger()?;
+            let chains = ctx.chains()?;
+            let (_, ledger) = chains.find_migration(&args.id).await?;
             let key = args.key.required()?;
             let (observed_hash, keyed_digest) = match (args.observed_hash, &args.image) {
                 (Some(hash), _) => (hash, args.keyed_digest.unwrap_or_default()),
@@ -108,15 +114,21 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
             verdict(&committed.result)
         }
         MigrateCommand::Cancel { id, reason } => {
-            let committed = ctx.ledger()?.cancel_migration(&msg::CloseMigration { migration_id: id, reason }).await?;
+            let chains = ctx.chains()?;
+            let (_, ledger) = chains.find_migration(&id).await?;
+            let committed = ledger.cancel_migration(&msg::CloseMigration { migration_id: id, reason }).await?;
             show_closed(ctx, "cancelled", &committed)
         }
         MigrateCommand::Decline { id, reason } => {
-            let committed = ctx.ledger()?.decline_migration(&msg::CloseMigration { migration_id: id, reason }).await?;
+            let chains = ctx.chains()?;
+            let (_, ledger) = chains.find_migration(&id).await?;
+            let committed = ledger.decline_migration(&msg::CloseMigration { migration_id: id, reason }).await?;
             show_closed(ctx, "declined", &committed)
         }
         MigrateCommand::Expire { id } => {
-            let committed = ctx.ledger()?.expire_migration(&msg::ExpireMigration { migration_id: id }).await?;
+            let chains = ctx.chains()?;
+            let (_, ledger) = chains.find_migration(&id).await?;
+            let committed = ledger.expire_migration(&msg::ExpireMigration { migration_id: id }).await?;
             show_closed(ctx, "expired", &committed)
         }
         MigrateCommand::Send(args) => send(ctx, args).await,
@@ -259,20 +271,26 @@ async fn upload(
 
 /// `migrate run`: the SDK's workflow, with progress bars, then its report.
 async fn run_whole(ctx: &Ctx, args: MigrateRun) -> anyhow::Result<()> {
-    let ledger = ctx.ledger()?;
+    let chains = ctx.chains()?;
     // Resolve the destination before anything is recorded, so a bad option leaves no Indication.
     let destination = match destination(&args.destination) {
         Target::Dir(dir) => {
             let identity = args.dest_as.as_deref().unwrap_or("operator");
             let profile =
                 ctx.profile_of(args.dest_member.as_deref(), identity, args.dest_proxy_url, args.dest_api_key)?;
-            workflow::Destination::Folder { dir, confirmer: Box::new(ctx.ledger_for(&profile)?) }
+            workflow::Destination::Folder { dir, confirmer: Box::new(ctx.chains_for(&profile)?) }
         }
         Target::Agent(url) => workflow::Destination::Agent { url },
     };
-    let run =
-        Run { vm_id: args.vm, to_host: args.to_host, image: args.image, destination, rate_limit: args.rate_limit };
-    let report = run.run(&ledger, progress::Bars::new(ctx.out)).await?;
+    let run = Run {
+        vm_id: args.vm,
+        to_host: args.to_host,
+        image: args.image,
+        destination,
+        rate_limit: args.rate_limit,
+        relay_timeout: workflow::RELAY_TIMEOUT,
+    };
+    let report = run.run(&chains, progress::Bars::new(ctx.out)).await?;
     ctx.out.show(&report, || describe_run(&report))?;
     if report.status == MigrationStatus::Rejected {
         return Err(Verdict::Rejected {
@@ -327,6 +345,16 @@ fn describe_run(r: &RunReport) -> String {
         ),
         ("wait for Indication", format!("{} ms after the transfer", r.indication_wait_ms)),
         ("ledger: Confirm", step(&r.confirm)),
+        ("chain", r.chain.clone()),
+        ("relay: Leave", relay_record(r.leave.as_ref(), r.scope)),
+        ("relay: Arrival", relay_record(r.arrival.as_ref(), r.scope)),
+        (
+            "migration delay",
+            r.migration_delay_ms.map_or_else(
+                || "- (the Leave was not seen)".to_owned(),
+                |d| format!("{d} ms (BASICS: from the Indication to its last transaction in a block)"),
+            ),
+        ),
         ("total", format!("{} ms", r.total_ms)),
         (
             "ledger share",
@@ -340,6 +368,17 @@ fn describe_run(r: &RunReport) -> String {
         pairs.push(("REJECTED", format!("observed {} != recorded {}", r.observed_hash, r.recorded_hash)));
     }
     fields(&pairs)
+}
+
+/// A relay's record as a line of the report.
+fn relay_record(record: Option<&RelayRecord>, scope: Scope) -> String {
+    match (record, scope) {
+        (_, Scope::Local) => "- (a local migration has none)".to_owned(),
+        (Some(r), _) => {
+            format!("block {} of {} ({} ms after the Confirmation)", r.block_number, r.channel, r.after_confirm_ms)
+        }
+        (None, _) => "- (not seen from this member: not its chain, or the relay is behind)".to_owned(),
+    }
 }
 
 /// Exit 4 when the ledger recorded a rejection.

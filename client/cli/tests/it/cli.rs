@@ -66,14 +66,14 @@ async fn a_denied_migration_exits_3_with_every_reason() {
     let check = json!({"permitted": false, "violations": [
         {"code": "POLICY_DENIED", "details": {"vmId": "vm-1", "hostId": "h-us", "reasons": [{"rule": "country", "country": "US", "allowed": ["JP"]}]}},
         {"code": "CAPACITY_EXCEEDED", "details": {"hostId": "h-us", "shortfalls": [{"resource": "cpuCores", "requested": 4, "free": 1, "capacity": 8}]}}]});
-    let stand_in = StandIn::always(Reply::result(check)).await;
+    let stand_in = StandIn::routing_then(Reply::result(check)).await;
     let output = against(&stand_in.url, &["migrate", "check", "--vm", "vm-1", "--to-host", "h-us"]).await;
     assert_eq!(code(&output), 3);
     let text = stdout(&output);
     assert!(text.contains("[POLICY_DENIED] residency policy denies VM `vm-1` on host `h-us`: country US"), "{text}");
     assert!(text.contains("[CAPACITY_EXCEEDED]"), "{text}");
 
-    let refused = StandIn::always(Reply::problem(422, sample::problem(422, "POLICY_DENIED",
+    let refused = StandIn::routing_then(Reply::problem(422, sample::problem(422, "POLICY_DENIED",
         json!({"vmId": "vm-1", "hostId": "h-us", "reasons": [{"rule": "country", "country": "US", "allowed": ["JP"]}]})))).await;
     let output = against(
         &refused.url,
@@ -90,7 +90,7 @@ async fn unauthorized_and_capacity_also_exit_3() {
         (403, "UNAUTHORIZED", json!({"rule": "only the operator may migrate", "callerMspId": "Org2MSP"})),
         (422, "CAPACITY_EXCEEDED", json!({"hostId": "h", "shortfalls": []})),
     ] {
-        let stand_in = StandIn::always(Reply::problem(status, sample::problem(status, code_name, details))).await;
+        let stand_in = StandIn::routing_then(Reply::problem(status, sample::problem(status, code_name, details))).await;
         let output = against(
             &stand_in.url,
             &["migrate", "start", "--vm", "vm-1", "--to-host", "h", "--image-hash", sample::HASH_A],
@@ -227,7 +227,7 @@ async fn a_denied_indication_in_migrate_run_exits_3_with_the_contract_code() {
     let tmp = tempfile::tempdir().expect("tmp");
     let image = tmp.path().join("vm.raw");
     std::fs::write(&image, b"image").expect("image");
-    let stand_in = StandIn::always(Reply::problem(422, sample::problem(422, "POLICY_DENIED",
+    let stand_in = StandIn::routing_then(Reply::problem(422, sample::problem(422, "POLICY_DENIED",
         json!({"vmId": "vm-1", "hostId": "h-us", "reasons": [{"rule": "country", "country": "US", "allowed": ["JP"]}]})))).await;
     let landing = tmp.path().join("landing");
     let output = {

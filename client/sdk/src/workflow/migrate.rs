@@ -1,6 +1,8 @@
 //! `migrate run`: the whole migration of BASICS, timed, for any caller (the CLI, an orchestrator, a
 //! billing job, the benchmark).
 //!
+//! 0. pick the chain: the operator member's local chain when the VM stays in its cloud, the
+//!    federation when it leaves it ([`Chains::for_migration`]);
 //! 1. hash the image at the source;
 //! 2. submit the Indication (`Migrate`) and go on as soon as the orderer has it: its id is the
 //!    migration's id;
@@ -8,7 +10,12 @@
 //! 4. the destination hashes what it received and confirms or rejects with its own identity: the
 //!    destination agent while receiving ([`Destination::Agent`]), or this workflow with the
 //!    destination member's ledger after copying into a folder ([`Destination::Folder`]);
-//! 5. report where the time went, and the ledger's share of it ([`RunReport`]).
+//! 5. for an inter-cloud migration, wait for the relays' **Leave** on the source member's local chain
+//!    and **Arrival** on the destination's (when this caller can read it): BASICS finishes an inter
+//!    migration only when its Leave is in a block;
+//! 6. report where the time went, the ledger's share of it, and BASICS' migration delay: from the
+//!    Indication's arrival at the member's gateway until the migration's last transaction is in a
+//!    block (the Leave for an inter migration, the Confirmation for a local one) ([`RunReport`]).
 //!
 //! Progress goes to an [`Observer`] (a progress bar, a log, nothing). A rejected migration (the
 //! hashes differ) is not an error: the report says `rejected`, and the ledger holds the evidence.
@@ -18,10 +25,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use vmledger_contract::model::{Migration, MigrationStatus, Placement, Scope};
+use vmledger_contract::model::{Crossing, Migration, MigrationStatus, Placement, Scope};
 use vmledger_contract::msg;
+use vmledger_contract::vocabulary::ContractEvent;
 
+use crate::chains::Chains;
 use crate::error::Error;
+use crate::events::{EventStream, StartAt};
 use crate::gateway::{Committed, Timings, millis};
 use crate::image::{Hashed, Rate, TransferKey, hash_file};
 use crate::ledger::VmLedger;
@@ -41,6 +51,8 @@ pub enum Stage {
     DestinationHash,
     /// Waiting for the Indication's commit, then confirming at the destination.
     Confirm,
+    /// Waiting for the relays' Leave and Arrival on the local chains (inter-cloud migrations).
+    Relay,
 }
 
 /// Receives the workflow's progress. Called from the workflow's tasks and threads; every method
@@ -62,8 +74,9 @@ impl Observer for () {}
 #[derive(Debug, Clone)]
 pub enum Destination {
     /// Copy into this folder (the destination's landing area); the destination member, through
-    /// `confirmer`, hashes the copy and confirms.
-    Folder { dir: PathBuf, confirmer: Box<VmLedger> },
+    /// `confirmer` (its chains: the Confirmation goes where the Indication went), hashes the copy
+    /// and confirms.
+    Folder { dir: PathBuf, confirmer: Box<Chains> },
     /// Upload to this destination agent (`vmledger agent`), which hashes while it receives and
     /// confirms as its own member.
     Agent { url: String },
@@ -79,6 +92,22 @@ pub struct MigrateRun {
     pub destination: Destination,
     /// Cap on the transfer rate (e.g. BlockchainBus' 124.8 Mbit/s between clouds).
     pub rate_limit: Option<Rate>,
+    /// How long to wait for the relays' Leave and Arrival after an inter-cloud Confirmation.
+    pub relay_timeout: Duration,
+}
+
+/// How long [`MigrateRun::relay_timeout`] is by default.
+pub const RELAY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A relay's record (Leave or Arrival) as it was seen committed on a local chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RelayRecord {
+    pub channel: String,
+    pub tx_id: String,
+    pub block_number: u64,
+    /// From the Confirmation's commit (as the workflow saw it) to this record's block.
+    pub after_confirm_ms: u64,
 }
 
 /// Ledger time of one transaction.
@@ -148,6 +177,20 @@ pub struct RunReport {
     /// The Confirmation (`ConfirmMigration`) by the destination member.
     pub confirm: LedgerStep,
     pub total_ms: u64,
+    /// The chain the migration is on: the member's local chain, or the federation.
+    pub chain: String,
+    /// Inter-cloud: the source relay's Leave on the source member's local chain (absent when not
+    /// seen within the relay timeout, or for a local migration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leave: Option<RelayRecord>,
+    /// Inter-cloud: the destination relay's Arrival, when this caller can read that chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<RelayRecord>,
+    /// BASICS' migration delay: from the Indication's submission to the gateway until the
+    /// migration's last transaction is in a block (the Leave for inter, the Confirmation for
+    /// local); absent when the Leave was not seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration_delay_ms: Option<u64>,
     /// Indication + Confirmation as the client saw them, overlapped with the transfer or not.
     pub ledger_ms: u64,
     /// Ledger time on the critical path: orderer acceptance + waiting for the Indication after
@@ -200,6 +243,10 @@ pub enum RunError {
         #[source]
         source: Box<Error>,
     },
+    #[error("picking the chain")]
+    Route(#[from] crate::chains::RouteError),
+    #[error("the destination has no {0:?} chain to confirm on: give the destination member's local channel")]
+    NoChain(Scope),
     #[error("a task of the workflow stopped: {0}")]
     Task(String),
 }
@@ -249,7 +296,7 @@ impl MigrateRun {
     /// [`RunError`], naming the step that failed. When the Indication was accepted the error
     /// carries the migration id: the migration stays indicated on the ledger until it is confirmed
     /// or cancelled.
-    pub async fn run(self, ledger: &VmLedger, observer: Arc<dyn Observer>) -> Result<RunReport, RunError> {
+    pub async fn run(self, chains: &Chains, observer: Arc<dyn Observer>) -> Result<RunReport, RunError> {
         let started = Instant::now();
         // Check the destination before anything is recorded, so a dead agent leaves no Indication.
         if let Destination::Agent { url } = &self.destination {
@@ -259,9 +306,30 @@ impl MigrateRun {
             return Err(RunError::NotAFile(self.image));
         }
 
+        // 0. The chain: local inside a cloud, the federation between clouds.
+        let route = chains.for_migration(&self.vm_id, &self.to_host).await?;
+        let (scope, ledger) = (route.scope, route.ledger);
+        if let Destination::Folder { confirmer, .. } = &self.destination {
+            confirmer.of(scope).ok_or(RunError::NoChain(scope))?;
+        }
+
         // 1. Hash at the source, with the HMAC under this migration's own transfer key.
         let key = TransferKey::generate().map_err(|source| RunError::Hash { path: self.image.clone(), source })?;
         let hashed = hash_observed(&self.image, &key, Stage::Hash, &observer).await?;
+
+        // The local chains' event streams open before the Indication, so no relay record is missed.
+        let watch_leave = match (scope, chains.local()) {
+            (Scope::Inter, Some(local)) => Watch::open(local, Crossing::Leave).await,
+            _ => None,
+        };
+        let watch_arrival = match (scope, &self.destination) {
+            (Scope::Inter, Destination::Folder { confirmer, .. }) => match confirmer.local() {
+                Some(local) => Watch::open(local, Crossing::Arrival).await,
+                None => None,
+            },
+            _ => None,
+        };
+        let submitted_at = Instant::now();
 
         // 2. The Indication, up to the orderer's acceptance: it records the key's hash, never the key.
         let input = msg::Migrate {
@@ -319,6 +387,7 @@ impl MigrateRun {
                     Some(c) => c,
                     None => indication(commit.await)?,
                 };
+                let confirmer = confirmer.of(scope).ok_or(RunError::NoChain(scope))?;
                 visible(confirmer, &migration_id).await?;
                 let indication_wait_ms = millis(wait_started.elapsed());
                 let confirmed = confirmer
@@ -366,7 +435,38 @@ impl MigrateRun {
             }
         };
 
-        // 5. The report.
+        // 5. The relays' Leave and Arrival, for a confirmed inter-cloud migration.
+        let confirmed_at = Instant::now();
+        let (mut leave, mut arrival) = (None, None);
+        if scope == Scope::Inter && closing.closed.status == MigrationStatus::Confirmed {
+            let _stage = stage(observer.as_ref(), Stage::Relay, None);
+            let deadline = confirmed_at + self.relay_timeout;
+            let (l, a) = tokio::join!(
+                async {
+                    match watch_leave {
+                        Some(w) => w.until(&migration_id, deadline, confirmed_at).await,
+                        None => None,
+                    }
+                },
+                async {
+                    match watch_arrival {
+                        Some(w) => w.until(&migration_id, deadline, confirmed_at).await,
+                        None => None,
+                    }
+                }
+            );
+            (leave, arrival) = (l, a);
+        }
+        // BASICS' delay ends with the migration's last transaction in a block: the Leave, or the
+        // Confirmation of a local migration.
+        let migration_delay_ms = match scope {
+            Scope::Local => Some(millis(confirmed_at.saturating_duration_since(submitted_at))),
+            Scope::Inter => leave
+                .as_ref()
+                .map(|l| millis(confirmed_at.saturating_duration_since(submitted_at)) + l.after_confirm_ms),
+        };
+
+        // 6. The report.
         let total_ms = millis(started.elapsed());
         let ledger_ms = closing.indicated.client_ms + closing.confirm.client_ms;
         let ledger_critical_ms = accepted_ms + closing.indication_wait_ms + closing.confirm.client_ms;
@@ -390,6 +490,10 @@ impl MigrateRun {
             indication_wait_ms: closing.indication_wait_ms,
             confirm: closing.confirm,
             total_ms,
+            chain: ledger.contract().network().name().to_owned(),
+            leave,
+            arrival,
+            migration_delay_ms,
             ledger_ms,
             ledger_critical_ms,
             ledger_share_percent: if total_ms > 0 { ledger_critical_ms as f64 * 100.0 / total_ms as f64 } else { 0.0 },
@@ -433,6 +537,51 @@ impl MigrateRun {
             megabits_per_second: t.rate().megabits_per_second(),
             rate_limit_megabits_per_second: self.rate_limit.map(|r| r.megabits_per_second()),
         }
+    }
+}
+
+/// A local chain's event stream, opened before the Indication, waiting for a relay's record.
+struct Watch {
+    stream: EventStream,
+    channel: String,
+    crossing: Crossing,
+}
+
+impl Watch {
+    /// Opens `local`'s events from its current height; `None` when the chain cannot be read (the
+    /// report then says nothing of that record).
+    async fn open(local: &VmLedger, crossing: Crossing) -> Option<Watch> {
+        let contract = local.contract();
+        let height = contract.network().info().await.ok()?.height;
+        Some(Watch {
+            stream: contract.events(StartAt::Block(height)),
+            channel: contract.network().name().to_owned(),
+            crossing,
+        })
+    }
+
+    /// The record of `migration_id`, when it comes before `deadline`.
+    async fn until(mut self, migration_id: &str, deadline: Instant, since: Instant) -> Option<RelayRecord> {
+        let find = async {
+            loop {
+                let e = self.stream.next().await.ok()?;
+                let ours = match e.decode() {
+                    Some(ContractEvent::VmLeft(r) | ContractEvent::VmArrived(r)) => {
+                        r.crossing == self.crossing && r.migration_id == migration_id
+                    }
+                    _ => false,
+                };
+                if ours {
+                    return Some(RelayRecord {
+                        channel: self.channel.clone(),
+                        tx_id: e.tx_id,
+                        block_number: e.block_number,
+                        after_confirm_ms: millis(since.elapsed()),
+                    });
+                }
+            }
+        };
+        tokio::time::timeout_at(deadline.into(), find).await.ok().flatten()
     }
 }
 
