@@ -419,6 +419,6 @@ mod tests {
         let text = include_str!("../../../../fixtures/federation.json");
         let spec: FederationSpec = serde_json::from_str(text).expect("fixtures/federation.json");
         assert_eq!((spec.clouds.len(), spec.hosts.len(), spec.vms.len()), (2, 7, 4));
-        assert_eq!(spec.operators["cloud-b"].org, "org2");
+        assert_eq!(spec.operators["org2.cloud-b"].org, "org2");
     }
 }
