@@ -62,12 +62,15 @@ async fn proxy() -> StandIn {
                 };
                 Reply::result(json!({"id": cloud, "name": cloud, "mspId": msp, "registeredAt": "2025-01-01T00:00:00Z"}))
             }
-            ("/channels/local-org1/chaincodes/vmledger/transactions/RecordLeave", _) => {
-                Reply::committed(json!({"migrationId": seen.argument()["migrationId"]}))
-            }
+            ("/channels/local-org1/chaincodes/vmledger/transactions/RecordLeave", _) => Reply::committed(
+                sample::local_record(seen.argument()["migrationId"].as_str().unwrap_or_default(), "leave"),
+            ),
             ("/channels/local-org1/chaincodes/vmledger/transactions/RecordArrival", _) => {
                 // Written before a crash: the contract refuses a second one.
-                Reply::problem(409, sample::problem(409, "ALREADY_EXISTS", json!({"kind": "migration", "id": id('3')})))
+                Reply::problem(
+                    409,
+                    sample::problem(409, "ALREADY_EXISTS", json!({"kind": "localRecord", "id": id('3')})),
+                )
             }
             _ => Reply::problem(404, sample::problem(404, "ROUTE_NOT_FOUND", Value::Null)),
         }
