@@ -242,9 +242,11 @@ fn approved(net: &Net, n: u8, channel: &str, label: &str, sequence: u64) -> bool
     ok && said.contains(&format!("\"version\": \"{label}\""))
 }
 
-/// Whether member `n`'s peer answers an evaluated `Ping` on `channel`.
+/// Whether member `n`'s peer answers an evaluated `Ping` on `channel` (as its operator: the
+/// contract answers the members' application identities only).
 pub fn answers_ping(net: &Net, n: u8, channel: &str) -> bool {
     let mut command = net.peer_cli(n);
+    command.env("CORE_PEER_MSPCONFIGPATH", net.org(n).user_msp("operator"));
     command.args(["chaincode", "query", "-C", channel, "-n", CHAINCODE, "-c", r#"{"Args":["Ping","{}"]}"#]);
     net.try_run(&format!("Ping on {channel} (peer0.org{n})"), &mut command).0
 }
