@@ -246,7 +246,7 @@ fn approved(net: &Net, n: u8, channel: &str, label: &str, sequence: u64) -> bool
 /// contract answers the members' application identities only).
 pub fn answers_ping(net: &Net, n: u8, channel: &str) -> bool {
     let mut command = net.peer_cli(n);
-    command.env("CORE_PEER_MSPCONFIGPATH", net.org(n).user_msp("operator"));
+    command.env("CORE_PEER_MSPCONFIGPATH", net.org(n).user_msp(vmledger_contract::auth::OPERATOR_ROLE));
     command.args(["chaincode", "query", "-C", channel, "-n", CHAINCODE, "-c", r#"{"Args":["Ping","{}"]}"#]);
     net.try_run(&format!("Ping on {channel} (peer0.org{n})"), &mut command).0
 }
