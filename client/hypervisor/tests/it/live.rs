@@ -6,7 +6,9 @@ use vmledger_hypervisor::qmp::RunState;
 use vmledger_hypervisor::{Error, Load, Qemu, ReceiveOptions, SendOptions, Side, StreamEnd};
 
 use crate::guest::{Workload, last_tick, tail, ticks, wait_for_tick};
-use crate::support::{BOOT, Counting, Cut, MIGRATION, Migrated, given_a_counting_guest, linked, when_it_migrates};
+use crate::support::{
+    BOOT, Counting, Cut, MIGRATION, Migrated, TICKS, given_a_counting_guest, linked, when_it_migrates,
+};
 
 /// BlockchainBus' inter-cloud rate, 124.8 Mbit/s, in bytes per second.
 const WAN: f64 = 124.8e6 / 8.0;
@@ -30,13 +32,13 @@ async fn then_the_guest_goes_on_at_the_destination(counting: Counting, migrated:
 
     let destination = arrived.resume().await?;
     assert_eq!(destination.qmp().status().await?, RunState::running);
-    let first = wait_for_tick(destination.console(), 0, Duration::from_secs(30)).await?;
+    let first = wait_for_tick(destination.console(), 0, TICKS).await?;
     // No reboot: the counter goes on (a tick cut in half at the switchover may be lost).
     assert!(
         first > last_source_tick && first <= last_source_tick + 3,
         "source ended at {last_source_tick}, destination began at {first}"
     );
-    wait_for_tick(destination.console(), first + 5, Duration::from_secs(30)).await?;
+    wait_for_tick(destination.console(), first + 5, TICKS).await?;
     counting.source.quit().await?;
     destination.quit().await?;
     Ok(())
@@ -101,7 +103,7 @@ async fn a_flipped_byte_changes_the_hash_the_destination_is_discarded_and_the_so
     assert_eq!(source.qmp().status().await?, RunState::postmigrate);
     source.qmp().cont().await?;
     assert_eq!(source.qmp().status().await?, RunState::running);
-    wait_for_tick(source.console(), last_source_tick + 5, Duration::from_secs(30)).await?;
+    wait_for_tick(source.console(), last_source_tick + 5, TICKS).await?;
     source.quit().await?;
     Ok(())
 }
@@ -131,7 +133,7 @@ async fn a_cut_link_leaves_a_truncated_stream_that_cannot_run_and_a_source_that_
     assert_eq!(stats.status, "failed");
     assert_eq!(source.qmp().status().await?, RunState::running);
     let now = last_tick(source.console()).unwrap_or(0);
-    wait_for_tick(source.console(), now + 3, Duration::from_secs(30)).await?;
+    wait_for_tick(source.console(), now + 3, TICKS).await?;
     source.quit().await?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use vmledger_hypervisor::qmp::{Event, MigrationCapability, MigrationParameters, QmpEvent, RunState};
 
 use crate::guest::{Workload, last_tick, wait_for_tick};
-use crate::support::given_a_counting_guest;
+use crate::support::{TICKS, given_a_counting_guest};
 
 /// Waits for the first event `pick` answers `Some` for.
 async fn next_event<T>(
@@ -45,7 +45,7 @@ async fn qmp_stops_and_continues_a_real_guest_and_reports_its_events() -> anyhow
     qmp.cont().await?;
     next_event(&mut events, |e| matches!(e, Event::RESUME { .. }).then_some(())).await?;
     let paused_at = paused_at.unwrap_or(0);
-    wait_for_tick(counting.source.console(), paused_at + 2, Duration::from_secs(30)).await?;
+    wait_for_tick(counting.source.console(), paused_at + 2, TICKS).await?;
 
     // The migration settings this crate uses are accepted by this QEMU.
     qmp.set_capabilities(&[(MigrationCapability::events, true)]).await?;

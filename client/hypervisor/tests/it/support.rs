@@ -11,6 +11,9 @@ use crate::guest::{Workload, last_tick, test_guest, wait_for_tick};
 
 /// How long a guest may take to boot (TCG, with other tests beside it on two cores).
 pub(crate) const BOOT: Duration = Duration::from_secs(120);
+/// How long a running guest may take to show its next ticks (TCG; after a post-copy switchover
+/// every page it touches first crosses the link; other tests share the two cores).
+pub(crate) const TICKS: Duration = Duration::from_secs(90);
 /// How long a small guest's migration may take in these tests.
 pub(crate) const MIGRATION: Duration = Duration::from_secs(120);
 pub(crate) const TOKEN: &str = "a-token-both-sides-know";
