@@ -664,6 +664,7 @@ async fn transfers(
                     image: image.clone(),
                     destination: Destination::Agent { url: agent.url.clone() },
                     rate_limit: Some(parsed),
+                    idempotency_key: None,
                 };
                 match run.run(&operator, Arc::new(())).await {
                     Ok(report) => reports.push(report),

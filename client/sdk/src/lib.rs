@@ -36,6 +36,7 @@ pub mod agent;
 pub mod error;
 pub mod events;
 pub mod gateway;
+pub mod identity;
 pub mod image;
 pub mod ledger;
 pub mod members;
@@ -46,9 +47,10 @@ pub mod workflow;
 pub use error::{Error, Problem, Result, Step};
 pub use events::{ChaincodeEvent, EventStream, StartAt};
 pub use gateway::{
-    ChainInfo, Committed, Contract, Gateway, GatewayBuilder, Network, Pending, RetryPolicy, Timeouts, Timings, TxState,
-    TxStatus,
+    ChainInfo, Committed, Contract, Gateway, GatewayBuilder, Network, Pending, Prepared, RetryPolicy, Timeouts,
+    Timings, TxState, TxStatus,
 };
+pub use identity::Signer;
 pub use ledger::{Pages, PendingMigration, VmLedger};
 pub use members::{Member, Members, MembersError, Profile};
 pub use vmledger_contract as contract;

@@ -30,8 +30,9 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
                 destination_host_id: args.to_host,
                 image_hash: Some(args.image.hash(ctx.out).await?),
             };
+            let key = args.idempotency_key.unwrap_or_else(vmledger_client::identity::new_idempotency_key);
             if args.no_wait {
-                let pending = ledger.migrate_async(&input).await?;
+                let pending = ledger.migrate_async_with_key(&input, &key).await?;
                 let answer = serde_json::json!({"migrationId": pending.migration_id(), "status": "pending", "acceptedMs": pending.accepted_ms()});
                 return ctx.out.show(&answer, || {
                     format!(
@@ -41,7 +42,8 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
                     )
                 });
             }
-            let committed = ledger.migrate(&input).await?;
+            let committed =
+                ledger.submit_with_key::<vmledger_contract::vocabulary::calls::Migrate>(&input, &key).await?;
             ctx.out.show(&committed, || {
                 format!(
                     "indicated migration {} in block {} ({} ms)\n{}",
@@ -227,8 +229,14 @@ async fn run_whole(ctx: &Ctx, args: MigrateRun) -> anyhow::Result<()> {
         }
         Target::Agent(url) => workflow::Destination::Agent { url },
     };
-    let run =
-        Run { vm_id: args.vm, to_host: args.to_host, image: args.image, destination, rate_limit: args.rate_limit };
+    let run = Run {
+        vm_id: args.vm,
+        to_host: args.to_host,
+        image: args.image,
+        destination,
+        rate_limit: args.rate_limit,
+        idempotency_key: args.idempotency_key,
+    };
     let report = run.run(&ledger, progress::Bars::new(ctx.out)).await?;
     ctx.out.show(&report, || describe_run(&report))?;
     if report.status == MigrationStatus::Rejected {

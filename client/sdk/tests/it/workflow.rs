@@ -15,12 +15,11 @@ use vmledger_testkit::{Reply, StandIn, nowhere, sample};
 /// A stand-in ledger on which `Migrate` is accepted (202), commits, and `ConfirmMigration`
 /// compares the observed hash with `recorded` as the contract does.
 async fn ledger(recorded: String) -> StandIn {
-    let id = sample::migration_id();
     StandIn::start(move |seen, _| match (seen.method.as_str(), seen.function()) {
-        ("POST", "Migrate") => Reply::json(202, json!({"txId": id, "statusUrl": "/x"})),
+        ("POST", "Migrate") => Reply::json(202, json!({"txId": seen.tx_id(), "statusUrl": "/x"})),
         ("GET", _) => Reply::json(
             200,
-            json!({"txId": id, "status": "committed", "blockNumber": 5, "validationCode": "VALID",
+            json!({"txId": seen.last_segment(), "status": "committed", "blockNumber": 5, "validationCode": "VALID",
                    "result": sample::migration("indicated", &recorded, None),
                    "timings": {"endorseMs": 9, "submitMs": 3, "commitMs": 60, "totalMs": 72}}),
         ),
@@ -81,11 +80,13 @@ async fn a_whole_migration_to_an_agent_is_confirmed_and_reported() {
         image,
         destination: Destination::Agent { url },
         rate_limit: None,
+        idempotency_key: Some("run-1".into()),
     };
     let report = run.run(&contract(&proxy.url), recorder.clone()).await.expect("run");
 
     assert_eq!(report.status, MigrationStatus::Confirmed);
-    assert_eq!(report.migration_id, sample::migration_id());
+    let id = vmledger_testkit::tx_id_of("run-1");
+    assert_eq!(report.migration_id, id, "the id follows from the run's key");
     assert_eq!(report.recorded_hash, report.observed_hash);
     assert_eq!(report.image_bytes, 2_000_000);
     assert_eq!(report.transfer.mode, TransferMode::Agent);
@@ -93,8 +94,9 @@ async fn a_whole_migration_to_an_agent_is_confirmed_and_reported() {
     assert_eq!(report.confirm.block_number, 7);
     assert!(report.ledger_share_percent > 0.0 && report.ledger_share_percent <= 100.0, "{report:?}");
     let stages = recorder.0.lock().expect("lock").clone();
-    assert_eq!(stages, ["+Hash", "-Hash", "+Indicate", "-Indicate", "indicated bbbb", "+Transfer", "-Transfer"]);
-    assert!(tmp.path().join("landing").join(format!("{}.img", sample::migration_id())).exists());
+    let indicated = format!("indicated {}", &id[..4]);
+    assert_eq!(stages, ["+Hash", "-Hash", "+Indicate", "-Indicate", indicated.as_str(), "+Transfer", "-Transfer"]);
+    assert!(tmp.path().join("landing").join(format!("{id}.img")).exists());
 }
 
 #[tokio::test]
@@ -109,6 +111,7 @@ async fn a_dead_agent_is_found_before_anything_is_recorded() {
         image,
         destination: Destination::Agent { url: nowhere() },
         rate_limit: None,
+        idempotency_key: Some("run-1".into()),
     };
     let err = run.run(&contract(&proxy.url), Arc::new(())).await.expect_err("no agent");
     assert!(matches!(err, RunError::AgentNotReady { .. }), "{err:?}");
