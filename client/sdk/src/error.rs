@@ -292,7 +292,8 @@ impl Error {
         match problem.status {
             401 => Error::Auth { step, problem },
             403 if problem.code == "FORBIDDEN" || problem.code == "UNAUTHENTICATED" => Error::Auth { step, problem },
-            400 | 404 | 405 | 413 | 415 | 429 => Error::Proxy { step, problem },
+            // The proxy refused the request itself: nothing was sent (IDEMPOTENCY_KEY_REUSED is 422).
+            400..=499 => Error::Proxy { step, problem },
             _ => Error::Network { step, problem, tx_id },
         }
     }

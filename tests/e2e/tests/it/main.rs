@@ -10,3 +10,4 @@ mod exit_codes;
 mod history;
 mod integrity;
 mod migration;
+mod outcomes;
