@@ -128,6 +128,7 @@ pub mod exit {
         UNAUTHENTICATED = 6, "The API key, or the identity behind it, was refused.";
         NOT_FOUND = 7, "A record (or a route) that does not exist.";
         CONFLICT = 8, "ALREADY_EXISTS, CONFLICT, or a transaction committed invalid.";
+        UNKNOWN_OUTCOME = 9, "Sent, but whether it committed is not known yet: look it up by its transaction id, or retry with the same idempotency key.";
     }
 }
 
@@ -380,6 +381,14 @@ pub const CODES: &[Code] = &[
         "Peer, orderer, endorsers or chaincode unavailable, or the proxy is shutting down.",
     ),
     entry("TIMEOUT", Proxy, 503, exit::UNREACHABLE, true, "A step went over its deadline (the proxy's or the SDK's)."),
+    entry(
+        "IDEMPOTENCY_KEY_REUSED",
+        Proxy,
+        422,
+        exit::CONFLICT,
+        false,
+        "The Idempotency-Key was already used for another call; nothing was sent.",
+    ),
     // The SDK's, for failures that never produced a problem document; the status is what a server
     // relaying one (the agent) answers.
     entry(
@@ -389,6 +398,15 @@ pub const CODES: &[Code] = &[
         exit::UNREACHABLE,
         true,
         "The proxy could not be reached, or the connection broke.",
+    ),
+    entry(
+        "UNKNOWN_OUTCOME",
+        Client,
+        503,
+        exit::UNKNOWN_OUTCOME,
+        true,
+        "The transaction was sent and its outcome could not be seen in time; it carries the transaction id. \
+         Retrying with the same idempotency key is safe: it never applies twice.",
     ),
     entry("PROTOCOL", Client, 502, exit::FAILURE, false, "The proxy's answer did not have the documented shape."),
     entry("CODEC", Client, 502, exit::FAILURE, false, "An argument could not be encoded, or a result decoded."),

@@ -702,6 +702,7 @@ async fn transfers(
                     destination: Destination::Agent { url: agent.url.clone() },
                     rate_limit: Some(parsed),
                     relay_timeout: vmledger_client::workflow::migrate::RELAY_TIMEOUT,
+                    idempotency_key: None,
                 };
                 match run.run(&operator, Arc::new(())).await {
                     Ok(report) => reports.push(report),

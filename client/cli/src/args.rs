@@ -87,6 +87,11 @@ pub(crate) struct Connection {
     /// Seconds to wait for a transaction's commit.
     #[arg(long, global = true, env = "VMLEDGER_COMMIT_TIMEOUT", value_name = "SECS")]
     pub(crate) commit_timeout: Option<u64>,
+
+    /// Seconds to work at learning the outcome of a write whose answer did not come (looking it up,
+    /// sending it again with the same idempotency key) before exiting 9 with its transaction id.
+    #[arg(long, global = true, env = "VMLEDGER_RESOLVE_TIMEOUT", value_name = "SECS")]
+    pub(crate) resolve_timeout: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +136,12 @@ pub(crate) enum Command {
         after_help = "Examples:\n  vmledger --member org1 events --from-block 0 --count 5\n  vmledger --member org1 events --name MigrationConfirmed,MigrationRejected -o ndjson"
     )]
     Events(EventsArgs),
+    /// A transaction by id: committed (valid), committed invalid, pending, or not known; its block,
+    /// validation code, function and result.
+    #[command(
+        after_help = "Exit codes: 0 committed valid, 8 committed invalid, 9 sent but not committed yet, 7 not known.\n\nExamples:\n  vmledger --member org1 tx 3f1c…e9\n  vmledger --member org2 tx 3f1c…e9 -o json"
+    )]
+    Tx(TxArgs),
     /// SHA-256 of a VM image (raw or qcow2, any size).
     #[command(
         after_help = "Examples:\n  vmledger hash fixtures/images/vm-003.raw\n  vmledger -q hash vm.qcow2        # \"<sha256>  <file>\", like sha256sum"
@@ -199,6 +210,7 @@ pub(crate) fn given_on_command_line(c: &Connection, matches: &clap::ArgMatches) 
         channel: keep("channel", &c.channel),
         chaincode: keep("chaincode", &c.chaincode),
         commit_timeout: if flag("commit_timeout") { c.commit_timeout } else { None },
+        resolve_timeout: if flag("resolve_timeout") { c.resolve_timeout } else { None },
     }
 }
 
@@ -524,6 +536,13 @@ pub(crate) struct MigratePlace {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct TxArgs {
+    /// The transaction id (64 hex digits), e.g. a migration's id.
+    #[arg(value_name = "TX_ID")]
+    pub(crate) id: String,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct MigrateStart {
     #[arg(long)]
     pub(crate) vm: String,
@@ -543,6 +562,10 @@ pub(crate) struct MigrateStart {
     /// Return once the orderer accepted the Indication, without waiting for its commit.
     #[arg(long)]
     pub(crate) no_wait: bool,
+    /// The Indication's idempotency key: the same key again (after an outcome not seen, exit 9)
+    /// finds the same migration instead of making a second one. A fresh key when absent.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -604,6 +627,9 @@ pub(crate) struct MigrateRun {
     /// Cap the transfer rate, e.g. 124.8Mbit (BlockchainBus' inter-cloud rate) or 10MB/s.
     #[arg(long, value_name = "RATE")]
     pub(crate) rate_limit: Option<Rate>,
+    /// The Indication's idempotency key (see `migrate start --idempotency-key`).
+    #[arg(long, value_name = "KEY")]
+    pub(crate) idempotency_key: Option<String>,
     /// With --to-dir: the destination member who hashes and confirms (same network file).
     #[arg(long, value_name = "ORG", conflicts_with = "to_agent")]
     pub(crate) dest_member: Option<String>,

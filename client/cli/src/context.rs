@@ -49,6 +49,7 @@ pub(crate) struct Settings {
     pub(crate) identity: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) commit_timeout: Option<u64>,
+    pub(crate) resolve_timeout: Option<u64>,
 }
 
 impl Settings {
@@ -63,6 +64,7 @@ impl Settings {
             member: self.member.or(under.member),
             identity: self.identity.or(under.identity),
             commit_timeout: self.commit_timeout.or(under.commit_timeout),
+            resolve_timeout: self.resolve_timeout.or(under.resolve_timeout),
         }
     }
 
@@ -77,6 +79,7 @@ impl Settings {
             member: c.member.clone(),
             identity: c.identity.clone(),
             commit_timeout: c.commit_timeout,
+            resolve_timeout: c.resolve_timeout,
         }
     }
 
@@ -96,6 +99,7 @@ impl Settings {
         push("member", self.member.clone());
         push("as", self.identity.clone());
         push("commit_timeout", self.commit_timeout.map(|t| t.to_string()));
+        push("resolve_timeout", self.resolve_timeout.map(|t| t.to_string()));
         out
     }
 }
@@ -124,6 +128,7 @@ pub(crate) struct ConfigFile {
     identity: Option<String>,
     #[serde(default)]
     commit_timeout: Option<u64>,
+    resolve_timeout: Option<u64>,
 }
 
 impl ConfigFile {
@@ -138,6 +143,7 @@ impl ConfigFile {
             member: self.member.clone(),
             identity: self.identity.clone(),
             commit_timeout: self.commit_timeout,
+            resolve_timeout: self.resolve_timeout,
         }
     }
 }
@@ -232,10 +238,18 @@ impl Ctx {
 
     /// The typed contract for `profile`, with the configured timeouts.
     pub(crate) fn ledger_for(&self, profile: &Profile) -> anyhow::Result<VmLedger> {
-        let commit_timeout = self.settings()?.commit_timeout.map(Duration::from_secs);
-        Ok(profile.ledger_with(|builder| match commit_timeout {
-            Some(timeout) => builder.commit_status_timeout(timeout),
-            None => builder,
+        let settings = self.settings()?;
+        let commit_timeout = settings.commit_timeout.map(Duration::from_secs);
+        let resolve_timeout = settings.resolve_timeout.map(Duration::from_secs);
+        Ok(profile.ledger_with(|builder| {
+            let builder = match commit_timeout {
+                Some(timeout) => builder.commit_status_timeout(timeout),
+                None => builder,
+            };
+            match resolve_timeout {
+                Some(timeout) => builder.resolve_timeout(timeout),
+                None => builder,
+            }
         })?)
     }
 

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use vmledger_client::transfer::TransferError;
 use vmledger_client::{Error, MembersError};
-pub(crate) use vmledger_contract::vocabulary::exit::{CONFLICT, DENIED, FAILURE, OK, REJECTED, UNREACHABLE, USAGE};
+pub(crate) use vmledger_contract::vocabulary::exit::{
+    CONFLICT, DENIED, FAILURE, NOT_FOUND, OK, REJECTED, UNKNOWN_OUTCOME, UNREACHABLE, USAGE,
+};
 
 /// An outcome that is not a failure of the tool but must show in the exit code. Its details have
 /// already been printed as the command's result.
@@ -20,6 +22,12 @@ pub(crate) enum Verdict {
     Rejected { migration_id: String, recorded: String, observed: String },
     #[error("{count} record(s) on the ledger differ from the file in what the contract cannot change")]
     Conflicts { count: usize },
+    #[error("transaction {tx_id} was committed invalid ({validation_code})")]
+    CommittedInvalid { tx_id: String, validation_code: String },
+    #[error("transaction {tx_id} is not committed (yet)")]
+    NotCommitted { tx_id: String },
+    #[error("no transaction {tx_id} on the member's peer, and none pending at its proxy")]
+    NoTransaction { tx_id: String },
 }
 
 /// A mistake in the command line or configuration that clap could not see.
@@ -34,7 +42,9 @@ pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
             return match verdict {
                 Verdict::Denied => DENIED,
                 Verdict::Rejected { .. } => REJECTED,
-                Verdict::Conflicts { .. } => CONFLICT,
+                Verdict::Conflicts { .. } | Verdict::CommittedInvalid { .. } => CONFLICT,
+                Verdict::NotCommitted { .. } => UNKNOWN_OUTCOME,
+                Verdict::NoTransaction { .. } => NOT_FOUND,
             };
         }
         if let Some(e) = as_sdk(cause) {
@@ -91,7 +101,7 @@ pub(crate) fn exit(code: u8) -> ExitCode {
 mod tests {
     use super::*;
     use vmledger_client::{Problem, Step};
-    use vmledger_contract::vocabulary::{CODES, Origin, exit::NOT_FOUND};
+    use vmledger_contract::vocabulary::{CODES, Origin};
     use vmledger_contract::{ContractError, Kind};
 
     fn contract(error: ContractError) -> anyhow::Error {

@@ -21,7 +21,7 @@ mod when;
 
 use args::{Cli, Command};
 use commands::{
-    agent, apply, bench, cloud, completion, context as contexts, events, hash, history, host, migrate, usage, vm,
+    agent, apply, bench, cloud, completion, context as contexts, events, hash, history, host, migrate, tx, usage, vm,
 };
 use context::Ctx;
 use output::Output;
@@ -56,6 +56,7 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::History(c) => history::run(ctx, c).await,
         Command::Usage(a) => usage::run(ctx, a).await,
         Command::Events(a) => events::run(ctx, a).await,
+        Command::Tx(a) => tx::run(ctx, a).await,
         Command::Hash(a) => hash::run(ctx, a).await,
         Command::Agent(a) => agent::run(ctx, a).await,
         Command::Bench(c) => bench::run(ctx, c).await,

@@ -149,6 +149,32 @@ pub enum Error {
     /// An argument could not be encoded, or a result decoded, as the contract's JSON.
     #[error("{function}: {reason}")]
     Codec { function: String, reason: String },
+
+    /// The transaction was sent, and whether it committed could not be seen within the gateway's
+    /// resolve timeout (the SDK looked it up and sent it again, with the same idempotency key, until
+    /// then). It may still commit, once. Look it up by `tx_id`, or submit again with the same key:
+    /// neither can apply it twice.
+    #[error("transaction {tx_id} was sent, its outcome is unknown after {waited_ms} ms: {source}")]
+    UnknownOutcome {
+        tx_id: String,
+        idempotency_key: String,
+        waited_ms: u64,
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// The proxy built a message for this identity to sign that is not the call asked for: not
+    /// signed, not sent.
+    #[error("{step}: {source}")]
+    Mismatch {
+        step: Step,
+        #[source]
+        source: crate::identity::Mismatch,
+    },
+
+    /// The member's key could not sign.
+    #[error("signing: {0}")]
+    Signer(#[from] crate::identity::SignerError),
 }
 
 fn tx(tx_id: &Option<String>) -> String {
@@ -168,9 +194,9 @@ impl Error {
             | Error::Unreachable { tx_id, .. }
             | Error::Timeout { tx_id, .. }
             | Error::Protocol { tx_id, .. } => tx_id.as_deref(),
-            Error::Invalid { tx_id, .. } => Some(tx_id),
+            Error::Invalid { tx_id, .. } | Error::UnknownOutcome { tx_id, .. } => Some(tx_id),
             Error::Auth { problem, .. } | Error::Proxy { problem, .. } => problem.tx_id.as_deref(),
-            Error::Codec { .. } => None,
+            Error::Codec { .. } | Error::Mismatch { .. } | Error::Signer(_) => None,
         }
     }
 
@@ -202,8 +228,9 @@ impl Error {
             }
             Error::Unreachable { .. } => "UNREACHABLE",
             Error::Timeout { .. } => "TIMEOUT",
-            Error::Protocol { .. } => "PROTOCOL",
-            Error::Codec { .. } => "CODEC",
+            Error::Protocol { .. } | Error::Mismatch { .. } => "PROTOCOL",
+            Error::Codec { .. } | Error::Signer(_) => "CODEC",
+            Error::UnknownOutcome { .. } => "UNKNOWN_OUTCOME",
         }
     }
 
@@ -215,6 +242,20 @@ impl Error {
             Error::Proxy { problem, .. } => problem.status == 429,
             Error::Network { step: Step::Evaluate | Step::Info, problem, .. } => problem.is_retryable(),
             Error::Unreachable { step: Step::Evaluate | Step::Info, .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether this failure of a submission leaves its outcome unknown: the transaction may have
+    /// reached the orderer (it failed after endorsement, or the answer was lost on the way back).
+    /// Everything else is a definite refusal: not committed, or committed invalid, with the reason.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Error::Network { step, .. } => !matches!(step, Step::Endorse | Step::Evaluate | Step::Info),
+            Error::Unreachable { .. }
+            | Error::Timeout { .. }
+            | Error::Protocol { .. }
+            | Error::UnknownOutcome { .. } => true,
             _ => false,
         }
     }
@@ -251,7 +292,8 @@ impl Error {
         match problem.status {
             401 => Error::Auth { step, problem },
             403 if problem.code == "FORBIDDEN" || problem.code == "UNAUTHENTICATED" => Error::Auth { step, problem },
-            400 | 404 | 405 | 413 | 415 | 429 => Error::Proxy { step, problem },
+            // The proxy refused the request itself: nothing was sent (IDEMPOTENCY_KEY_REUSED is 422).
+            400..=499 => Error::Proxy { step, problem },
             _ => Error::Network { step, problem, tx_id },
         }
     }

@@ -6,6 +6,17 @@
 //! call cannot do anything twice (see [`RetryPolicy`] and [`Error::is_safe_to_retry`]), with
 //! exponential backoff and jitter (the `backon` crate), waiting at least as long as a 429's
 //! `Retry-After` asks.
+//!
+//! Every write has an idempotency key, and so a transaction id known before anything is sent
+//! ([`Contract::prepare`], [`crate::identity::tx_id`]). A write ends in one of three outcomes, never
+//! confused: committed ([`Committed`]), refused (an error saying why; nothing applied), or unknown
+//! ([`Error::UnknownOutcome`], carrying the id). Before answering unknown, the SDK resolves the
+//! outcome itself: it looks the transaction up by id and sends it again with the same key, which
+//! cannot apply it twice, until the gateway's resolve timeout.
+//!
+//! With a [`Signer`] (the member's own key), the SDK signs each proposal, transaction and
+//! commit-status request itself, after checking it is the call it asked for; the proxy builds and
+//! relays them and never sees the key.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +25,9 @@ use reqwest::{Response, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Problem, Result, Step};
+use crate::identity::{self, Expected, Signer};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 /// Time the proxy spent in each step of a submitted transaction, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +140,9 @@ pub struct Timeouts {
     pub endorse: Duration,
     pub submit: Duration,
     pub commit_status: Duration,
+    /// How long the SDK works at learning the outcome of a write whose answer it did not get (looking
+    /// it up, sending it again with the same key) before it answers [`Error::UnknownOutcome`].
+    pub resolve: Duration,
 }
 
 impl Default for Timeouts {
@@ -136,6 +153,7 @@ impl Default for Timeouts {
             endorse: Duration::from_secs(20),
             submit: Duration::from_secs(10),
             commit_status: Duration::from_secs(65),
+            resolve: Duration::from_secs(90),
         }
     }
 }
@@ -148,9 +166,23 @@ pub struct GatewayBuilder {
     timeouts: Timeouts,
     retry: RetryPolicy,
     poll_interval: Duration,
+    signer: Option<Signer>,
 }
 
 impl GatewayBuilder {
+    /// Sign with this member's own key: proposals, transactions and commit-status requests are
+    /// signed here, and the proxy only relays them.
+    pub fn signer(mut self, signer: Signer) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// How long to work at an outcome not seen (see [`Timeouts::resolve`]).
+    pub fn resolve_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.resolve = timeout;
+        self
+    }
+
     /// The API key sent as `X-API-Key`.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
@@ -226,7 +258,20 @@ impl GatewayBuilder {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| Error::Protocol { step: Step::Info, reason: format!("HTTP client: {e}"), tx_id: None })?;
-        Ok(Gateway { http, url, timeouts: self.timeouts, retry: self.retry, poll_interval: self.poll_interval })
+        let creator = std::sync::Arc::new(tokio::sync::OnceCell::new());
+        let signer = self.signer.map(std::sync::Arc::new);
+        if let Some(signer) = &signer {
+            let _ = creator.set(signer.creator());
+        }
+        Ok(Gateway {
+            http,
+            url,
+            timeouts: self.timeouts,
+            retry: self.retry,
+            poll_interval: self.poll_interval,
+            signer,
+            creator,
+        })
     }
 }
 
@@ -239,6 +284,10 @@ pub struct Gateway {
     timeouts: Timeouts,
     retry: RetryPolicy,
     poll_interval: Duration,
+    signer: Option<std::sync::Arc<Signer>>,
+    /// The `creator` transaction ids are computed from: the signer's, or the API key's identity's
+    /// (asked of the proxy once).
+    creator: std::sync::Arc<tokio::sync::OnceCell<Vec<u8>>>,
 }
 
 impl Gateway {
@@ -250,7 +299,36 @@ impl Gateway {
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
             poll_interval: Duration::from_millis(25),
+            signer: None,
         }
+    }
+
+    /// Fabric's `creator` of this gateway's writes: the signer's identity, or the one the API key
+    /// selects (`GET /v1/identity`, asked once).
+    ///
+    /// # Errors
+    /// Transport and proxy errors at [`Step::Info`].
+    pub async fn creator(&self) -> Result<Vec<u8>> {
+        self.creator
+            .get_or_try_init(|| async {
+                let response = self
+                    .send(Step::Info, None, self.timeouts.evaluate, self.http.get(format!("{}/v1/identity", self.url)))
+                    .await?;
+                let body = expect_ok(Step::Info, None, response).await?;
+                let who: IdentityAnswer = decode_body(Step::Info, None, &body)?;
+                BASE64.decode(who.creator.as_bytes()).map_err(|e| Error::Protocol {
+                    step: Step::Info,
+                    reason: format!("the identity's creator is not base64: {e}"),
+                    tx_id: None,
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    /// The member's own key, when this gateway signs for itself.
+    pub fn signer(&self) -> Option<&Signer> {
+        self.signer.as_deref()
     }
 
     /// The proxy's base URL.
@@ -321,6 +399,11 @@ impl Gateway {
     }
 }
 
+#[derive(Deserialize)]
+struct IdentityAnswer {
+    creator: String,
+}
+
 /// A channel, reached through the gateway.
 #[derive(Debug, Clone)]
 pub struct Network {
@@ -365,10 +448,23 @@ impl Network {
         decode_body(Step::Info, None, &body)
     }
 
-    /// The status of an asynchronous submission, as this proxy recorded it.
+    /// A transaction by id: the proxy's record of its submission, else the member's peer's copy
+    /// (validation code, block, function, result); `None` when neither knows it (yet).
     ///
     /// # Errors
-    /// [`Error::Proxy`] (404) when this proxy does not know the transaction; transport errors.
+    /// Transport and proxy errors at [`Step::CommitStatus`].
+    pub async fn lookup(&self, tx_id: &str) -> Result<Option<TxStatus>> {
+        match self.transaction_status(tx_id).await {
+            Ok(status) => Ok(Some(status)),
+            Err(Error::Proxy { problem, .. }) if problem.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The status of a transaction (see [`Network::lookup`]).
+    ///
+    /// # Errors
+    /// [`Error::Proxy`] (404) when neither the proxy nor the peer knows the transaction; transport errors.
     pub async fn transaction_status(&self, tx_id: &str) -> Result<TxStatus> {
         let gw = &self.gateway;
         let url = format!("{}/channels/{}/transactions/{}", gw.url, path(&self.name), path(tx_id));
@@ -420,86 +516,480 @@ pub struct TxStatus {
     /// The problem, when the commit failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Problem>,
+    /// `ledger` when read from the member's peer rather than the proxy's record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// From the ledger: the function called, who sent it, when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creator_msp_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
 }
 
+impl TxStatus {
+    /// The outcome this status settles, if it settles one: committed, or refused (committed
+    /// invalid); `None` while pending or unknown.
+    pub fn outcome(&self) -> Option<Result<Committed>> {
+        match self.status {
+            TxState::Committed => Some(Ok(Committed {
+                tx_id: self.tx_id.clone(),
+                block_number: self.block_number.unwrap_or_default(),
+                validation_code: self.validation_code.clone().unwrap_or_else(|| "VALID".into()),
+                result: self.result.clone(),
+                timings: self.timings,
+                client_ms: 0,
+                attempts: 1,
+            })),
+            TxState::Failed => {
+                let mut problem = self.error.clone().unwrap_or_default();
+                problem.tx_id.get_or_insert_with(|| self.tx_id.clone());
+                if let (Some(code), None) = (&self.validation_code, &problem.details.get("validationCode")) {
+                    problem.code.clone_from(code);
+                    problem.status = 409;
+                }
+                Some(Err(Error::from_problem(Step::CommitStatus, problem)))
+            }
+            TxState::Pending | TxState::Unknown => None,
+        }
+    }
+}
+
+/// What a proxy knows of a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum TxState {
+    /// Sent, its commit awaited.
     Pending,
+    /// Committed valid.
     Committed,
+    /// Committed invalid (or its submission failed definitely).
     Failed,
+    /// Sent, its commit status not seen by the proxy; a lookup on the ledger did not find it.
+    Unknown,
 }
 
 /// A transaction endorsed and accepted by the orderer, whose commit is still to come.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    network: Network,
-    tx_id: String,
+    prepared: Prepared,
     /// Time from the call until the orderer accepted the transaction.
     pub accepted_ms: u64,
     started: Instant,
+    /// Already known (the submission was answered by a lookup or a retry).
+    settled: Option<Committed>,
 }
 
 impl Pending {
     /// The transaction id (for `Migrate`, also the migration's id).
     pub fn tx_id(&self) -> &str {
-        &self.tx_id
+        &self.prepared.tx_id
     }
 
-    /// Waits for the commit status, polling the proxy with a growing interval.
+    /// Waits for the commit status, polling the proxy with a growing interval; when the proxy loses
+    /// track of it (a restart) the SDK resolves it as [`Prepared::submit`] does.
     ///
     /// # Errors
-    /// [`Error::Invalid`] when committed invalid; [`Error::Network`] at [`Step::CommitStatus`] when
-    /// the status could not be had; [`Error::Timeout`] after the gateway's commit-status timeout.
+    /// [`Error::Invalid`] when committed invalid; [`Error::UnknownOutcome`] when the outcome could not
+    /// be seen within the gateway's commit-status and resolve timeouts.
     pub async fn wait(&self) -> Result<Committed> {
-        let gw = &self.network.gateway;
+        if let Some(settled) = &self.settled {
+            return Ok(settled.clone());
+        }
+        let network = &self.prepared.contract.network;
+        let gw = &network.gateway;
         let deadline = Instant::now() + gw.timeouts.commit_status;
         let mut interval = gw.poll_interval;
-        loop {
-            let status = match self.network.transaction_status(&self.tx_id).await {
-                Ok(status) => status,
-                Err(e) if e.is_safe_to_retry() || matches!(e, Error::Unreachable { .. }) => {
-                    if Instant::now() >= deadline {
-                        return Err(e);
+        while Instant::now() < deadline {
+            match network.lookup(&self.prepared.tx_id).await {
+                Ok(Some(status)) => {
+                    if let Some(outcome) = status.outcome() {
+                        return outcome.map(|mut c| {
+                            c.client_ms = millis(self.started.elapsed());
+                            c
+                        });
                     }
-                    tokio::time::sleep(interval).await;
-                    continue;
+                    if status.status == TxState::Unknown {
+                        break;
+                    }
                 }
+                // Not known (a restarted proxy, not on the peer yet), or the proxy is away: keep asking.
+                Ok(None) => {}
+                Err(e) if e.is_safe_to_retry() || matches!(e, Error::Unreachable { .. } | Error::Timeout { .. }) => {}
                 Err(e) => return Err(e),
-            };
-            match status.status {
-                TxState::Committed => {
-                    return Ok(Committed {
-                        tx_id: status.tx_id,
-                        block_number: status.block_number.unwrap_or_default(),
-                        validation_code: status.validation_code.unwrap_or_else(|| "VALID".into()),
-                        result: status.result,
-                        timings: status.timings,
-                        client_ms: millis(self.started.elapsed()),
-                        attempts: 1,
-                    });
-                }
-                TxState::Failed => {
-                    let mut problem = status.error.unwrap_or_default();
-                    problem.tx_id.get_or_insert_with(|| self.tx_id.clone());
-                    if let (Some(code), None) = (&status.validation_code, &problem.details.get("validationCode")) {
-                        problem.code.clone_from(code);
-                        problem.status = 409;
-                    }
-                    return Err(Error::from_problem(Step::CommitStatus, problem));
-                }
-                TxState::Pending => {}
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::Timeout {
-                    step: Step::CommitStatus,
-                    after_ms: millis(gw.timeouts.commit_status),
-                    tx_id: Some(self.tx_id.clone()),
-                });
             }
             tokio::time::sleep(interval).await;
             interval = (interval * 2).min(gw.poll_interval * 8);
         }
+        // Sending it again with its key is safe: the proxy answers the first outcome.
+        let mut committed = self.prepared.resolve(&self.prepared.key, &self.prepared.tx_id).await?;
+        committed.client_ms = millis(self.started.elapsed());
+        Ok(committed)
+    }
+}
+
+/// A write with its idempotency key and transaction id, known before anything is sent. Submitting it
+/// again (also from another process, with the same key) is the same transaction: it never applies
+/// twice.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    contract: Contract,
+    function: String,
+    argument: String,
+    key: String,
+    tx_id: String,
+    creator: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OfflineProposal {
+    proposal: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OfflineEndorsed {
+    #[serde(default)]
+    transaction: Option<String>,
+    #[serde(default)]
+    result: serde_json::Value,
+    #[serde(default)]
+    timings: Timings,
+    #[serde(default)]
+    committed: Option<Committed>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OfflineSubmitted {
+    commit: String,
+    #[serde(default)]
+    timings: Timings,
+}
+
+/// What one attempt at a submission may end in before it is resolved.
+enum Attempt {
+    Done(Result<Committed>),
+    /// Refused for now, for a reason that passes (busy, endorsers unavailable): nothing was sent.
+    Transient(Error),
+    /// Maybe sent: look it up, or send it again with the same key.
+    Unknown(Error),
+}
+
+impl Prepared {
+    /// The transaction id this write has (for `Migrate`, the migration's id).
+    pub fn tx_id(&self) -> &str {
+        &self.tx_id
+    }
+
+    /// The idempotency key: submitting again with it (here or from elsewhere) is the same transaction.
+    pub fn idempotency_key(&self) -> &str {
+        &self.key
+    }
+
+    /// Submits and waits until committed. A transaction committed invalid because its read set went
+    /// stale is endorsed again as a new transaction (key `KEY/2`, `KEY/3`, … per the gateway's
+    /// [`RetryPolicy`]); a busy proxy or unavailable endorsers are waited out; an answer that does not
+    /// come is resolved by lookup and by sending again with the same key.
+    ///
+    /// # Errors
+    /// Refused: [`Error::Contract`] (nothing written), [`Error::Invalid`] (committed invalid),
+    /// [`Error::Auth`], [`Error::Proxy`], [`Error::Network`] at [`Step::Endorse`] (nothing sent).
+    /// Unknown: [`Error::UnknownOutcome`] with the transaction id, when the outcome could not be seen
+    /// within the gateway's resolve timeout.
+    pub async fn submit(&self) -> Result<Committed> {
+        let started = Instant::now();
+        let policy = self.contract.network.gateway.retry;
+        let mut attempt = 1;
+        let (mut key, mut tx_id) = (self.key.clone(), self.tx_id.clone());
+        loop {
+            match self.resolve(&key, &tx_id).await {
+                Err(Error::Invalid { ref validation_code, .. })
+                    if attempt < policy.max_attempts && crate::error::is_retryable_validation_code(validation_code) =>
+                {
+                    // Nothing was written; the next attempt is a new transaction, with a key of its own
+                    // that a retry of this whole call derives the same way.
+                    attempt += 1;
+                    key = format!("{}/{attempt}", self.key);
+                    tx_id = identity::tx_id(&key, &self.creator);
+                    tokio::time::sleep(policy.initial_backoff * attempt).await;
+                }
+                Ok(mut committed) => {
+                    committed.client_ms = millis(started.elapsed());
+                    committed.attempts = attempt;
+                    return Ok(committed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Submits and returns once the orderer accepted the transaction (HTTP 202); the commit is awaited
+    /// with [`Pending::wait`]. When the acceptance is not seen, the outcome is resolved as
+    /// [`Prepared::submit`] does (and the pending transaction is then already settled).
+    ///
+    /// # Errors
+    /// As [`Prepared::submit`].
+    pub async fn submit_async(&self) -> Result<Pending> {
+        let started = Instant::now();
+        if self.contract.network.gateway.signer.is_some() {
+            // Offline signing has no asynchronous form: the client signs the commit-status request.
+            let committed = self.submit().await?;
+            return Ok(Pending {
+                prepared: self.clone(),
+                accepted_ms: committed.client_ms,
+                started,
+                settled: Some(committed),
+            });
+        }
+        let gw = &self.contract.network.gateway;
+        let policy = gw.retry;
+        let mut transient = 0;
+        loop {
+            match self.send_async().await {
+                Ok(()) => {
+                    return Ok(Pending {
+                        prepared: self.clone(),
+                        accepted_ms: millis(started.elapsed()),
+                        started,
+                        settled: None,
+                    });
+                }
+                Err(e) if e.outcome_unknown() => {
+                    let committed = self.resolve(&self.key, &self.tx_id).await?;
+                    return Ok(Pending {
+                        prepared: self.clone(),
+                        accepted_ms: millis(started.elapsed()),
+                        started,
+                        settled: Some(committed),
+                    });
+                }
+                Err(e) if transient_refusal(&e) && transient + 1 < policy.max_attempts => {
+                    transient += 1;
+                    tokio::time::sleep(
+                        policy
+                            .wait(&e, Some(policy.initial_backoff * 2u32.pow(transient)))
+                            .unwrap_or(policy.max_backoff),
+                    )
+                    .await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One transaction id's outcome: sent (again) with its key until it is committed, refused, or
+    /// the resolve timeout passes.
+    async fn resolve(&self, key: &str, tx_id: &str) -> Result<Committed> {
+        let gw = &self.contract.network.gateway;
+        let policy = gw.retry;
+        let started = Instant::now();
+        let deadline = started + gw.timeouts.resolve;
+        let mut transient = 0;
+        let mut wait = policy.initial_backoff;
+        loop {
+            let error = match self.attempt(key, tx_id).await {
+                Attempt::Done(outcome) => return outcome,
+                Attempt::Transient(e) => {
+                    transient += 1;
+                    if transient >= policy.max_attempts {
+                        return Err(e);
+                    }
+                    e
+                }
+                Attempt::Unknown(e) => {
+                    // Was it committed after all? Cheaper than endorsing again.
+                    if let Ok(Some(status)) = self.contract.network.lookup(tx_id).await
+                        && let Some(outcome) = status.outcome()
+                    {
+                        return outcome;
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(Error::UnknownOutcome {
+                            tx_id: tx_id.to_owned(),
+                            idempotency_key: key.to_owned(),
+                            waited_ms: millis(started.elapsed()),
+                            source: Box::new(e),
+                        });
+                    }
+                    e
+                }
+            };
+            let pause = policy.wait(&error, Some(wait)).unwrap_or(policy.max_backoff);
+            tokio::time::sleep(pause).await;
+            wait = (wait * 2).min(policy.max_backoff);
+        }
+    }
+
+    /// One attempt, classified.
+    async fn attempt(&self, key: &str, tx_id: &str) -> Attempt {
+        let outcome = if self.contract.network.gateway.signer.is_some() {
+            self.send_signed(key, tx_id).await
+        } else {
+            self.send(key).await
+        };
+        match outcome {
+            Ok(committed) => Attempt::Done(Ok(committed)),
+            Err(e) if e.outcome_unknown() => Attempt::Unknown(e),
+            Err(e) if transient_refusal(&e) => Attempt::Transient(e),
+            Err(e) => Attempt::Done(Err(e)),
+        }
+    }
+
+    /// The proxy signs: `POST …/transactions/{fn}` with the key, waiting for the commit.
+    async fn send(&self, key: &str) -> Result<Committed> {
+        let gw = &self.contract.network.gateway;
+        let timeout = gw.timeouts.endorse + gw.timeouts.submit + gw.timeouts.commit_status;
+        let request = gw
+            .http
+            .post(self.contract.url("transactions", &self.function))
+            .header("idempotency-key", key)
+            .json(&Args { args: [&self.argument] });
+        let response = gw.send(Step::Transaction, Some(&self.tx_id), timeout, request).await?;
+        let body = expect_ok(Step::Transaction, Some(&self.tx_id), response).await?;
+        decode_body::<Committed>(Step::Transaction, Some(&self.tx_id), &body)
+    }
+
+    /// The proxy signs, answering at the orderer's acceptance (202).
+    async fn send_async(&self) -> Result<()> {
+        let gw = &self.contract.network.gateway;
+        let request = gw
+            .http
+            .post(self.contract.url("transactions", &self.function))
+            .header(header::HeaderName::from_static("prefer"), "respond-async")
+            .header("idempotency-key", &self.key)
+            .json(&Args { args: [&self.argument] });
+        let timeout = gw.timeouts.endorse + gw.timeouts.submit;
+        let response = gw.send(Step::Transaction, Some(&self.tx_id), timeout, request).await?;
+        if response.status() != StatusCode::ACCEPTED {
+            let status = response.status();
+            let body = expect_ok(Step::Transaction, Some(&self.tx_id), response).await?;
+            return Err(Error::Protocol {
+                step: Step::Submit,
+                reason: format!("expected 202 Accepted, got {status}: {}", String::from_utf8_lossy(&body)),
+                tx_id: Some(self.tx_id.clone()),
+            });
+        }
+        let body = response.bytes().await.map_err(|e| gw.transport(Step::Submit, Some(&self.tx_id), timeout, e))?;
+        let accepted: Accepted = decode_body(Step::Submit, Some(&self.tx_id), &body)?;
+        let _ = accepted.status_url;
+        if accepted.tx_id != self.tx_id {
+            return Err(Error::Protocol {
+                step: Step::Submit,
+                reason: format!("the proxy named the transaction {}, not {}", accepted.tx_id, self.tx_id),
+                tx_id: Some(self.tx_id.clone()),
+            });
+        }
+        Ok(())
+    }
+
+    /// The member signs: proposal → endorsement → submission → commit status, each message read and
+    /// checked before it is signed.
+    async fn send_signed(&self, key: &str, tx_id: &str) -> Result<Committed> {
+        let gw = &self.contract.network.gateway;
+        let signer = gw.signer.as_deref().ok_or_else(|| Error::Protocol {
+            step: Step::Endorse,
+            reason: "no signer".into(),
+            tx_id: Some(tx_id.to_owned()),
+        })?;
+        let network = &self.contract.network;
+        let channel_url = format!("{}/channels/{}", gw.url, path(&network.name));
+        let nonce = identity::nonce(key);
+        let expected = Expected {
+            tx_id,
+            channel: &network.name,
+            chaincode: &self.contract.name,
+            function: &self.function,
+            argument: &self.argument,
+            creator: &self.creator,
+            nonce: &nonce,
+        };
+        let post = |step: Step, url: String, body: serde_json::Value, timeout: Duration| async move {
+            let request = gw.http.post(url).header("idempotency-key", key).json(&body);
+            let response = gw.send(step, Some(tx_id), timeout, request).await?;
+            expect_ok(step, Some(tx_id), response).await
+        };
+        let bytes = |step: Step, text: &str| {
+            BASE64.decode(text.as_bytes()).map_err(|e| Error::Protocol {
+                step,
+                reason: format!("not base64: {e}"),
+                tx_id: Some(tx_id.to_owned()),
+            })
+        };
+        let checked = |step: Step, r: std::result::Result<Vec<u8>, identity::Mismatch>| {
+            r.map_err(|source| Error::Mismatch { step, source })
+        };
+
+        // 1. The proposal, built by the proxy for this identity, checked and signed here.
+        let identity = serde_json::json!({
+            "mspId": signer.msp_id(),
+            "certificate": String::from_utf8_lossy(signer.certificate()),
+        });
+        let body = post(
+            Step::Endorse,
+            self.contract.url("proposals", &self.function),
+            serde_json::json!({"args": [self.argument], "identity": identity}),
+            gw.timeouts.evaluate,
+        )
+        .await?;
+        let proposal =
+            bytes(Step::Endorse, &decode_body::<OfflineProposal>(Step::Endorse, Some(tx_id), &body)?.proposal)?;
+        let signature = signer.sign(&checked(Step::Endorse, identity::proposal_to_sign(&proposal, &expected))?)?;
+
+        // 2. Endorsement: the transaction to sign (or, for a retry, its first outcome).
+        let body = post(
+            Step::Endorse,
+            format!("{channel_url}/endorsements"),
+            serde_json::json!({"proposal": BASE64.encode(&proposal), "signature": BASE64.encode(&signature)}),
+            gw.timeouts.endorse,
+        )
+        .await?;
+        let endorsed: OfflineEndorsed = decode_body(Step::Endorse, Some(tx_id), &body)?;
+        if let Some(committed) = endorsed.committed {
+            return Ok(committed);
+        }
+        let transaction = bytes(Step::Submit, endorsed.transaction.as_deref().unwrap_or_default())?;
+        let signature = signer.sign(&checked(Step::Submit, identity::transaction_to_sign(&transaction, &expected))?)?;
+
+        // 3. Submission: from here on the transaction may be with the orderer.
+        let body = post(
+            Step::Submit,
+            format!("{channel_url}/submissions"),
+            serde_json::json!({"transaction": BASE64.encode(&transaction), "signature": BASE64.encode(&signature)}),
+            gw.timeouts.submit,
+        )
+        .await?;
+        let submitted: OfflineSubmitted = decode_body(Step::Submit, Some(tx_id), &body)?;
+        let commit = bytes(Step::CommitStatus, &submitted.commit)?;
+        let signature = signer.sign(&checked(Step::CommitStatus, identity::commit_to_sign(&commit, &expected))?)?;
+
+        // 4. The commit status.
+        let body = post(
+            Step::CommitStatus,
+            format!("{channel_url}/commit-statuses"),
+            serde_json::json!({"commit": BASE64.encode(&commit), "signature": BASE64.encode(&signature)}),
+            gw.timeouts.commit_status,
+        )
+        .await?;
+        let mut committed: Committed = decode_body(Step::CommitStatus, Some(tx_id), &body)?;
+        committed.result = endorsed.result;
+        committed.timings = Timings {
+            endorse_ms: endorsed.timings.endorse_ms,
+            submit_ms: submitted.timings.submit_ms,
+            ..committed.timings
+        };
+        Ok(committed)
+    }
+}
+
+/// A refusal that passes and left nothing sent: a busy proxy (429), endorsers unavailable or slow.
+fn transient_refusal(e: &Error) -> bool {
+    match e {
+        Error::Proxy { problem, .. } => problem.status == 429,
+        Error::Network { step: Step::Endorse, problem, .. } => problem.is_retryable(),
+        _ => false,
     }
 }
 
@@ -512,7 +1002,7 @@ impl Contract {
         &self.network
     }
 
-    fn url(&self, kind: &str, function: &str) -> String {
+    pub(crate) fn url(&self, kind: &str, function: &str) -> String {
         let gw = &self.network.gateway;
         format!(
             "{}/channels/{}/chaincodes/{}/{kind}/{}",
@@ -543,66 +1033,48 @@ impl Contract {
         Ok(value)
     }
 
-    /// Submits `function` with one argument and waits until it is committed. A transaction committed
-    /// invalid because its read set went stale is endorsed again (a new transaction), per the
-    /// gateway's [`RetryPolicy`]; nothing else is repeated.
+    /// A write of `function` with one argument and a fresh idempotency key: its transaction id is
+    /// known before anything is sent.
     ///
     /// # Errors
-    /// [`Error::Contract`] (nothing written); [`Error::Invalid`] with the validation code;
-    /// [`Error::Auth`]; [`Error::Network`], [`Error::Unreachable`] or [`Error::Timeout`] (the
-    /// transaction may or may not have committed: look it up by its id when one is given).
-    pub async fn submit(&self, function: &str, argument: &str) -> Result<Committed> {
-        let gw = &self.network.gateway;
-        let url = self.url("transactions", function);
-        let timeout = gw.timeouts.endorse + gw.timeouts.submit + gw.timeouts.commit_status;
-        let started = Instant::now();
-        let (mut committed, attempts) = gw
-            .with_retries(|| async {
-                let request = gw.http.post(&url).json(&Args { args: [argument] });
-                let response = gw.send(Step::Transaction, None, timeout, request).await?;
-                let body = expect_ok(Step::Transaction, None, response).await?;
-                decode_body::<Committed>(Step::Transaction, None, &body)
-            })
-            .await?;
-        committed.client_ms = millis(started.elapsed());
-        committed.attempts = attempts;
-        Ok(committed)
+    /// Transport and proxy errors asking the proxy who the API key is (once per gateway, when the
+    /// gateway has no signer of its own).
+    pub async fn prepare(&self, function: &str, argument: &str) -> Result<Prepared> {
+        self.prepare_with_key(function, argument, &identity::new_idempotency_key()).await
     }
 
-    /// Submits `function` and returns once the orderer has accepted it (HTTP 202); the commit is
-    /// awaited with [`Pending::wait`]. Not retried: the caller decides once the outcome is known.
+    /// A write with the caller's idempotency key: the same key for the same call is the same
+    /// transaction (submitting it again never applies it twice; a key already used for another call
+    /// is refused with `IDEMPOTENCY_KEY_REUSED`).
     ///
     /// # Errors
-    /// [`Error::Contract`] (nothing written), [`Error::Auth`], [`Error::Network`],
-    /// [`Error::Unreachable`], [`Error::Timeout`] while endorsing or submitting.
-    pub async fn submit_async(&self, function: &str, argument: &str) -> Result<Pending> {
-        let gw = &self.network.gateway;
-        let started = Instant::now();
-        let request = gw
-            .http
-            .post(self.url("transactions", function))
-            .header(header::HeaderName::from_static("prefer"), "respond-async")
-            .json(&Args { args: [argument] });
-        let timeout = gw.timeouts.endorse + gw.timeouts.submit;
-        let response = gw.send(Step::Transaction, None, timeout, request).await?;
-        if response.status() != StatusCode::ACCEPTED {
-            let status = response.status();
-            let body = expect_ok(Step::Transaction, None, response).await?;
-            return Err(Error::Protocol {
-                step: Step::Submit,
-                reason: format!("expected 202 Accepted, got {status}: {}", String::from_utf8_lossy(&body)),
-                tx_id: None,
-            });
-        }
-        let body = response.bytes().await.map_err(|e| gw.transport(Step::Submit, None, timeout, e))?;
-        let accepted: Accepted = decode_body(Step::Submit, None, &body)?;
-        let _ = accepted.status_url;
-        Ok(Pending {
-            network: self.network.clone(),
-            tx_id: accepted.tx_id,
-            accepted_ms: millis(started.elapsed()),
-            started,
+    /// As [`Contract::prepare`].
+    pub async fn prepare_with_key(&self, function: &str, argument: &str, key: &str) -> Result<Prepared> {
+        let creator = self.network.gateway.creator().await?;
+        Ok(Prepared {
+            contract: self.clone(),
+            function: function.to_owned(),
+            argument: argument.to_owned(),
+            tx_id: identity::tx_id(key, &creator),
+            key: key.to_owned(),
+            creator,
         })
+    }
+
+    /// Submits `function` with one argument and waits until it is committed (see [`Prepared::submit`]).
+    ///
+    /// # Errors
+    /// As [`Prepared::submit`].
+    pub async fn submit(&self, function: &str, argument: &str) -> Result<Committed> {
+        self.prepare(function, argument).await?.submit().await
+    }
+
+    /// Submits `function` and returns once the orderer has accepted it (see [`Prepared::submit_async`]).
+    ///
+    /// # Errors
+    /// As [`Prepared::submit`].
+    pub async fn submit_async(&self, function: &str, argument: &str) -> Result<Pending> {
+        self.prepare(function, argument).await?.submit_async().await
     }
 }
 

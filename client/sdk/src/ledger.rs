@@ -142,9 +142,30 @@ impl VmLedger {
     /// As [`VmLedger::migrate`], for the endorsement; the commit's errors come from
     /// [`PendingMigration::wait`].
     pub async fn migrate_async(&self, input: &msg::Migrate) -> Result<PendingMigration> {
+        self.migrate_async_with_key(input, &crate::identity::new_idempotency_key()).await
+    }
+
+    /// [`VmLedger::migrate_async`] with the caller's idempotency key: the migration's id (the
+    /// transaction id) follows from the key, so a caller that retries with the same key, after an
+    /// outcome it did not see, finds its own migration instead of making a second one.
+    ///
+    /// # Errors
+    /// As [`VmLedger::migrate_async`].
+    pub async fn migrate_async_with_key(&self, input: &msg::Migrate, key: &str) -> Result<PendingMigration> {
         let argument = encode(calls::Migrate::NAME, input)?;
-        let pending = self.contract.submit_async(calls::Migrate::NAME, &argument).await?;
+        let pending =
+            self.contract.prepare_with_key(calls::Migrate::NAME, &argument, key).await?.submit_async().await?;
         Ok(PendingMigration { pending })
+    }
+
+    /// Submits `C` with the caller's idempotency key (see [`crate::Prepared`]).
+    ///
+    /// # Errors
+    /// As [`VmLedger::submit`].
+    pub async fn submit_with_key<C: Call>(&self, input: &C::Input, key: &str) -> Result<Committed<C::Output>> {
+        let argument = encode(C::NAME, input)?;
+        let committed = self.contract.prepare_with_key(C::NAME, &argument, key).await?.submit().await?;
+        decode_committed(C::NAME, committed)
     }
 
     /// `ConfirmMigration`: the destination's answer. The returned migration's status says whether

@@ -41,6 +41,7 @@ pub mod chains;
 pub mod error;
 pub mod events;
 pub mod gateway;
+pub mod identity;
 pub mod image;
 pub mod ledger;
 pub mod members;
@@ -53,9 +54,10 @@ pub use chains::{Chains, Route, RouteError};
 pub use error::{Error, Problem, Result, Step};
 pub use events::{ChaincodeEvent, EventStream, StartAt};
 pub use gateway::{
-    ChainInfo, Committed, Contract, Gateway, GatewayBuilder, Network, Pending, RetryPolicy, Timeouts, Timings, TxState,
-    TxStatus,
+    ChainInfo, Committed, Contract, Gateway, GatewayBuilder, Network, Pending, Prepared, RetryPolicy, Timeouts,
+    Timings, TxState, TxStatus,
 };
+pub use identity::Signer;
 pub use ledger::{Pages, PendingMigration, VmLedger};
 pub use members::{Member, Members, MembersError, Profile};
 pub use vmledger_contract as contract;

@@ -10,4 +10,4 @@
 pub mod sample;
 mod stand_in;
 
-pub use stand_in::{Reply, Seen, StandIn, nowhere};
+pub use stand_in::{CERTIFICATE, MSP_ID, Reply, Seen, StandIn, creator, nowhere, tx_id_of};

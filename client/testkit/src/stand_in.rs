@@ -28,6 +28,17 @@ impl Seen {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// The transaction id of a write, as a proxy derives it from the `Idempotency-Key` header and the
+    /// stand-in's identity.
+    pub fn tx_id(&self) -> String {
+        tx_id_of(self.header("idempotency-key").expect("a write carries an Idempotency-Key"))
+    }
+
+    /// The last path segment (a transaction id on the status route).
+    pub fn last_segment(&self) -> &str {
+        self.path.rsplit('/').next().unwrap_or_default()
+    }
+
     /// The contract function of a transactions/queries route.
     pub fn function(&self) -> &str {
         self.path.rsplit('/').next().unwrap_or_default()
@@ -106,6 +117,39 @@ impl Reply {
 
 type Script = dyn Fn(&Seen, usize) -> Reply + Send + Sync;
 
+/// The route that says who the API key is.
+const IDENTITY_PATH: &str = "/v1/identity";
+/// The stand-in's identity: its MSP and certificate.
+pub const MSP_ID: &str = "Org1MSP";
+pub const CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n";
+
+/// Fabric's `creator` of the stand-in's identity (msp.SerializedIdentity).
+pub fn creator() -> Vec<u8> {
+    let mut out = vec![0x0a, MSP_ID.len() as u8];
+    out.extend_from_slice(MSP_ID.as_bytes());
+    out.extend_from_slice(&[0x12, CERTIFICATE.len() as u8]);
+    out.extend_from_slice(CERTIFICATE.as_bytes());
+    out
+}
+
+/// The transaction id of a write with idempotency key `key` by the stand-in's identity.
+pub fn tx_id_of(key: &str) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(sha2::Sha256::digest(key.as_bytes()));
+    hasher.update(creator());
+    hex::encode(hasher.finalize())
+}
+
+fn identity_answer() -> String {
+    use base64::Engine as _;
+    serde_json::json!({
+        "identity": "operator", "mspId": MSP_ID, "certificate": CERTIFICATE,
+        "creator": base64::engine::general_purpose::STANDARD.encode(creator()),
+    })
+    .to_string()
+}
+
 /// The running stand-in. Dropping it stops nothing: each test's runtime ends with the test.
 pub struct StandIn {
     pub url: String,
@@ -141,6 +185,16 @@ impl StandIn {
                                     .collect(),
                                 body: String::from_utf8_lossy(&body).into_owned(),
                             };
+                            if seen.method == "GET" && seen.path == IDENTITY_PATH {
+                                // Who the API key is: answered here (and not recorded), so that each
+                                // test scripts only the calls it is about.
+                                let mut response = Response::new(Full::new(Bytes::from(identity_answer())));
+                                response.headers_mut().insert(
+                                    hyper::header::CONTENT_TYPE,
+                                    hyper::header::HeaderValue::from_static("application/json"),
+                                );
+                                return Ok::<_, Infallible>(response);
+                            }
                             let index = {
                                 let mut all = recorded.lock().expect("lock");
                                 all.push(seen.clone());

@@ -15,13 +15,20 @@
  */
 
 const { authenticator } = require('./auth');
-const { PROBLEM_CONTENT_TYPE, ProblemError, badRequest, toProblem, useVocabulary } = require('./errors');
+const {
+  PROBLEM_CONTENT_TYPE, ProblemError, badRequest, fromInvalidCommit, toProblem, useVocabulary,
+} = require('./errors');
 const metricsModule = require('./metrics');
 const { openapiDocument } = require('./openapi');
 const readers = require('./readers');
 const docs = require('./docs');
 const sse = require('./sse');
 const { Vocabulary } = require('./vocabulary');
+const {
+  IDEMPOTENCY_KEY_RE, creatorOf, creatorOfCommit, creatorOfTransaction, decodeResult, fingerprintOf,
+  newIdempotencyKey, nonceOf, proposedTransaction, readCreator, readProposal,
+} = require('./proposal');
+
 
 const CHANNEL_RE = /^[a-z][a-z0-9.-]{0,248}$/;
 const CHAINCODE_RE = /^[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*$/;
@@ -37,6 +44,12 @@ const ROUTES = [
   { method: 'POST', path: '/channels/:channel/chaincodes/:chaincode/queries/:fn', handler: 'query' },
   { method: 'GET', path: '/channels/:channel/chaincodes/:chaincode/events', handler: 'events', stream: true },
   { method: 'GET', path: '/channels/:channel/info', handler: 'info' },
+  { method: 'POST', path: '/channels/:channel/chaincodes/:chaincode/proposals/:fn', handler: 'offlinePropose' },
+  { method: 'POST', path: '/channels/:channel/endorsements', handler: 'offlineEndorse' },
+  { method: 'POST', path: '/channels/:channel/submissions', handler: 'offlineSubmit' },
+  { method: 'POST', path: '/channels/:channel/commit-statuses', handler: 'offlineCommitStatus' },
+  { method: 'GET', path: '/v1/identity', handler: 'identity' },
+  { method: 'GET', path: '/v1/transactions/:txId', handler: 'lookup' },
   { method: 'POST', path: '/v1/transactions/:fn', handler: 'typedSubmit' },
   { method: 'POST', path: '/v1/queries/:fn', handler: 'typedQuery' },
   { method: 'GET', path: '/v1/clouds/:id/usage', handler: 'usage' },
@@ -174,6 +187,7 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
       'Content-Type': PROBLEM_CONTENT_TYPE,
       'Content-Length': Buffer.byteLength(text),
       'Cache-Control': 'no-store',
+      ...(ctx.responseHeaders ?? {}),
       ...(problem.headers ?? {}),
     };
     if (ctx.closeConnection) headers.Connection = 'close';
@@ -240,6 +254,18 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
     return chaincode;
   }
 
+  /** The offline gateway of a proposal's creator (msp.SerializedIdentity bytes). */
+  function offlineGatewayOf(creator) {
+    let mspId;
+    let certificate;
+    try {
+      ({ mspId, certificate } = readCreator(creator));
+    } catch {
+      throw badRequest('the signer is not a serialized identity (MSP id and certificate)');
+    }
+    return { ...fabric.offlineGateway(mspId, certificate), mspId };
+  }
+
   /**
    * The contract's function `name`, called as `kind` ('submit' or 'evaluate'), before any body is read: 404
    * for a function the contract does not have (in the contract's own NOT_FOUND form), 400 for submitting a
@@ -296,69 +322,189 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
       { channel: defaults.channel, chaincode: defaults.chaincode, fn: fnName, args: [JSON.stringify(input)] });
   }
 
-  /** Endorse, submit and (unless the caller prefers async) wait for the commit status. */
-  async function submitCall(req, res, ctx, call) {
+  // ---- submissions: idempotency keys and records --------------------------------------------------
+
+  /**
+   * The idempotency key of a write: the `Idempotency-Key` header, or a fresh one when the caller sent none
+   * (the answer's `Idempotency-Key` header names it). The key is the transaction's nonce (proposal.js), so
+   * the caller knows the transaction id before sending, and a retry is the same transaction.
+   */
+  function idempotencyKey(req) {
+    const given = req.headers['idempotency-key'];
+    if (given === undefined) return newIdempotencyKey();
+    if (typeof given !== 'string' || !IDEMPOTENCY_KEY_RE.test(given)) {
+      throw badRequest('Idempotency-Key must be 1 to 255 visible ASCII characters');
+    }
+    return given;
+  }
+
+  /** A key already used for another call: answered before anything is sent. */
+  function keyReused(txId) {
+    return new ProblemError('IDEMPOTENCY_KEY_REUSED',
+      `this Idempotency-Key was already used for another call (transaction ${txId}); use a new key`, { txId });
+  }
+
+  /** The record's outcome taken from the ledger's copy of the transaction. */
+  function settleFromLedger(record, found) {
+    record.blockNumber = found.blockNumber;
+    record.validationCode = found.validationCode;
+    record.source = 'ledger';
+    if (found.validationCode === 'VALID') {
+      record.status = 'committed';
+      record.result = found.result;
+    } else {
+      record.status = 'failed';
+      record.problem = fromInvalidCommit(
+        { txId: record.txId, validationCode: found.validationCode, blockNumber: found.blockNumber });
+      record.error = record.problem.toJSON();
+    }
+    metrics.transactions.inc({ validation_code: found.validationCode });
+  }
+
+  /** The transaction on the ledger, or undefined (not there, or the lookup itself failed). */
+  async function onLedger(identity, channel, txId) {
+    try {
+      return await fabric.lookup(identity, channel, txId);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Starts the submission of `call` as transaction `txId` and remembers it. `accepted` settles once the orderer
+   * has the transaction (or the ledger already had it: a retry); `outcome` once its commit is known. A failure
+   * that leaves the outcome unknown (endorse or submit failed, the commit status did not come) forgets the
+   * record, so that a retry with the same key starts again; Fabric commits one transaction id at most once.
+   */
+  function startSubmission(identity, call, { txId, nonce, fingerprint }) {
     const tStart = process.hrtime.bigint();
-    const prepared = await fabric.submit(ctx.identity, call);
-    ctx.txId = prepared.txId;
-    const { endorseMs, submitMs } = prepared.timings;
+    const record = { txId, channel: call.channel, fingerprint, status: 'pending', timings: {} };
+    const forget = () => {
+      if (state.records.get(txId) === record) state.records.delete(txId);
+    };
+    // Every answer about this submission names its transaction id, whichever step failed.
+    const named = (err) => {
+      const problem = toProblem(err);
+      problem.txId ??= txId;
+      return problem;
+    };
+    const fromLedger = async (err) => {
+      const found = await onLedger(identity, call.channel, txId);
+      if (!found) throw err;
+      if (found.fn !== call.fn || fingerprintOf({ ...call, args: found.args }) !== fingerprint) throw keyReused(txId);
+      settleFromLedger(record, found);
+      return undefined;
+    };
+    record.accepted = (async () => {
+      let prepared;
+      try {
+        prepared = await fabric.submit(identity, call, { nonce });
+      } catch (err) {
+        // A retry of a transaction that is already on the ledger is refused by the endorsers (duplicate
+        // transaction id) or by the contract (its effects are there): answer the first outcome.
+        try {
+          return await fromLedger(err);
+        } catch (answer) {
+          forget();
+          throw named(answer);
+        }
+      }
+      record.result = prepared.result;
+      record.timings = { endorseMs: ms(prepared.timings.endorseMs), submitMs: ms(prepared.timings.submitMs) };
+      return prepared;
+    })();
+    record.outcome = record.accepted.then(async (prepared) => {
+      if (!prepared) return;
+      try {
+        const outcome = await prepared.commit();
+        record.status = 'committed';
+        record.blockNumber = outcome.blockNumber;
+        record.validationCode = outcome.validationCode;
+        record.timings.commitMs = ms(outcome.commitMs);
+        record.timings.totalMs = ms(Number(process.hrtime.bigint() - tStart) / 1e6);
+        metrics.transactions.inc({ validation_code: outcome.validationCode });
+      } catch (err) {
+        const problem = named(err);
+        if (problem.outcome?.validationCode === 'DUPLICATE_TXID') {
+          // This envelope lost to an earlier one with the same id (a retry while the first was in flight).
+          await fromLedger(problem);
+          return;
+        }
+        if (problem.outcome) {
+          record.status = 'failed';
+          record.blockNumber = problem.outcome.blockNumber;
+          record.validationCode = problem.outcome.validationCode;
+          record.timings.commitMs = ms(problem.outcome.commitMs);
+          record.problem = problem;
+          record.error = problem.toJSON();
+          metrics.transactions.inc({ validation_code: problem.outcome.validationCode });
+          return;
+        }
+        // Sent, but the commit status did not come: the outcome is unknown here. The record says so (an
+        // async caller polling it learns why); a retry with the same key or a lookup by id finds the truth.
+        record.status = 'unknown';
+        record.error = problem.toJSON();
+        metrics.errors.inc({ code: problem.code });
+        throw problem;
+      }
+    });
+    record.outcome.catch(() => {}); // read by whoever waits; never an unhandled rejection
+    rememberRecord(record);
+    return record;
+  }
+
+  /** The record's answer as the submit route gives it (200 body), or throws its problem. */
+  function committedBody(record) {
+    if (record.status === 'failed') throw record.problem;
+    return {
+      txId: record.txId,
+      blockNumber: record.blockNumber,
+      validationCode: record.validationCode,
+      result: record.result,
+      timings: record.timings,
+    };
+  }
+
+  /** A record as the status route shows it. */
+  function recordBody(record) {
+    const body = { txId: record.txId, status: record.status };
+    for (const field of ['blockNumber', 'validationCode', 'result', 'timings', 'error', 'source']) {
+      if (record[field] !== undefined) body[field] = record[field];
+    }
+    return body;
+  }
+
+  /**
+   * Endorse, submit and (unless the caller prefers async) wait for the commit status, once per idempotency key:
+   * a retry of a pending submission waits for it, a retry of a finished one answers its outcome.
+   */
+  async function submitCall(req, res, ctx, call) {
+    const key = idempotencyKey(req);
+    const nonce = nonceOf(key);
+    const txId = fabric.txIdOf(ctx.identity, nonce);
+    ctx.txId = txId;
+    ctx.responseHeaders = { 'Idempotency-Key': key };
+    const fingerprint = fingerprintOf(call);
+    let record = state.records.get(txId);
+    if (record && record.fingerprint !== fingerprint) throw keyReused(txId);
+    if (!record || record.status === 'unknown') record = startSubmission(ctx.identity, call, { txId, nonce, fingerprint });
+    await record.accepted;
 
     if (prefersAsync(req.headers.prefer)) {
-      const statusUrl = `/channels/${encodeURIComponent(call.channel)}/transactions/${prepared.txId}`;
-      const record = {
-        txId: prepared.txId,
-        channel: call.channel,
-        status: 'pending',
-        result: prepared.result,
-        timings: { endorseMs: ms(endorseMs), submitMs: ms(submitMs) },
-      };
-      rememberRecord(record);
-      const commitWait = prepared.commit()
-        .then((outcome) => {
-          record.status = 'committed';
-          record.blockNumber = outcome.blockNumber;
-          record.validationCode = outcome.validationCode;
-          record.timings.commitMs = ms(outcome.commitMs);
-          record.timings.totalMs = ms(Number(process.hrtime.bigint() - tStart) / 1e6);
-          metrics.transactions.inc({ validation_code: outcome.validationCode });
-        })
-        .catch((err) => {
-          const problem = toProblem(err);
-          record.status = 'failed';
-          if (problem.outcome) {
-            record.blockNumber = problem.outcome.blockNumber;
-            record.validationCode = problem.outcome.validationCode;
-            record.timings.commitMs = ms(problem.outcome.commitMs);
-            metrics.transactions.inc({ validation_code: problem.outcome.validationCode });
-          }
-          record.error = problem.toJSON();
-          metrics.errors.inc({ code: problem.code });
-        })
-        .finally(() => state.pendingCommits.delete(commitWait));
-      state.pendingCommits.add(commitWait);
-      sendJson(res, 202, { txId: prepared.txId, statusUrl }, {
+      const statusUrl = `/channels/${encodeURIComponent(call.channel)}/transactions/${txId}`;
+      if (record.status === 'pending') {
+        const commitWait = record.outcome.catch(() => {}).finally(() => state.pendingCommits.delete(commitWait));
+        state.pendingCommits.add(commitWait);
+      }
+      sendJson(res, 202, { txId, statusUrl }, {
         Location: statusUrl,
         'Preference-Applied': 'respond-async',
+        ...ctx.responseHeaders,
       });
       return;
     }
-
-    let outcome;
-    try {
-      outcome = await prepared.commit();
-    } catch (err) {
-      if (err.outcome) metrics.transactions.inc({ validation_code: err.outcome.validationCode });
-      throw err;
-    }
-    metrics.transactions.inc({ validation_code: outcome.validationCode });
-    const totalMs = Number(process.hrtime.bigint() - tStart) / 1e6;
-    sendJson(res, 200, {
-      txId: prepared.txId,
-      blockNumber: outcome.blockNumber,
-      validationCode: outcome.validationCode,
-      result: prepared.result,
-      timings: { endorseMs: ms(endorseMs), submitMs: ms(submitMs), commitMs: ms(outcome.commitMs), totalMs: ms(totalMs) },
-    });
+    await record.outcome;
+    sendJson(res, 200, committedBody(record), ctx.responseHeaders);
   }
 
   const handlers = {
@@ -415,13 +561,130 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
       const channel = checkName(ctx.params.channel, CHANNEL_RE, 'channel name');
       const txId = checkName(ctx.params.txId, TXID_RE, 'transaction id');
       ctx.txId = txId;
-      const record = state.records.get(txId);
-      if (!record || record.channel !== channel) {
-        throw new ProblemError('NOT_FOUND',
-          `no asynchronous submission ${txId} on channel ${channel} is known to this proxy`);
+      sendJson(res, 200, await transactionStatus(ctx.identity, channel, txId));
+    },
+
+    async lookup(req, res, ctx) {
+      const txId = checkName(ctx.params.txId, TXID_RE, 'transaction id');
+      ctx.txId = txId;
+      sendJson(res, 200, await transactionStatus(ctx.identity, defaults.channel, txId));
+    },
+
+    async identity(req, res, ctx) {
+      const who = fabric.identity(ctx.identity);
+      sendJson(res, 200, {
+        identity: ctx.identity,
+        mspId: who.mspId,
+        certificate: who.certificate.toString('utf8'),
+        creator: who.creator.toString('base64'),
+      });
+    },
+
+    // Offline signing: the client holds its key. The proxy builds each message for the client's identity,
+    // the client signs it, and the proxy relays what is signed (fabric-gateway's newSigned* flow).
+
+    async offlinePropose(req, res, ctx) {
+      const { channel, chaincode, fn } = fabricCall(ctx.params, 'submit');
+      ctx.fn = fn.name;
+      const body = parseSigned(await readBody(req, ctx), { args: 'array', identity: 'object' });
+      const args = checkArity(fn, checkStrings(body.args ?? [], 'args'));
+      const { mspId, certificate } = body.identity;
+      if (typeof mspId !== 'string' || typeof certificate !== 'string' || !certificate.includes('BEGIN CERTIFICATE')) {
+        throw badRequest('"identity" must be {"mspId": string, "certificate": PEM text}');
       }
-      const { channel: _channel, ...body } = record;
-      sendJson(res, 200, body);
+      const key = idempotencyKey(req);
+      ctx.responseHeaders = { 'Idempotency-Key': key };
+      const creator = creatorOf(mspId, Buffer.from(certificate, 'utf8'));
+      const proposed = proposedTransaction({ channel, chaincode, fn: fn.name, args, creator, nonce: nonceOf(key) });
+      ctx.txId = proposed.txId;
+      sendJson(res, 200, { txId: proposed.txId, proposal: Buffer.from(proposed.bytes).toString('base64') },
+        ctx.responseHeaders);
+    },
+
+    async offlineEndorse(req, res, ctx) {
+      const channel = checkName(ctx.params.channel, CHANNEL_RE, 'channel name');
+      const body = parseSigned(await readBody(req, ctx), { proposal: 'base64', signature: 'base64' });
+      let asked;
+      try {
+        asked = readProposal(body.proposal);
+      } catch (err) {
+        throw badRequest(`"proposal" is not a proposal: ${err.message}`);
+      }
+      ctx.txId = asked.txId;
+      if (asked.channel !== channel) throw badRequest(`the proposal is for channel ${asked.channel}, not ${channel}`);
+      servedChaincode(asked.chaincode);
+      const fn = contractFunction(asked.fn, 'submit', { typed: false });
+      ctx.fn = fn.name;
+      checkArity(fn, asked.args);
+      const { gateway } = offlineGatewayOf(asked.creator);
+      try {
+        const { transaction, endorseMs } = await fabric.endorseProposal(
+          gateway.newSignedProposal(body.proposal, body.signature), asked.txId);
+        sendJson(res, 200, {
+          txId: asked.txId,
+          transaction: Buffer.from(transaction.getBytes()).toString('base64'),
+          result: decodeResult(transaction.getResult()),
+          timings: { endorseMs: ms(endorseMs) },
+        });
+      } catch (err) {
+        // A retry of a transaction already on the ledger: its first outcome.
+        const found = await onLedger(ctx.identity, channel, asked.txId);
+        if (!found) throw err;
+        const record = { txId: asked.txId };
+        settleFromLedger(record, found);
+        sendJson(res, 200, { txId: asked.txId, committed: committedBody(record) });
+      }
+    },
+
+    async offlineSubmit(req, res, ctx) {
+      checkName(ctx.params.channel, CHANNEL_RE, 'channel name');
+      const body = parseSigned(await readBody(req, ctx), { transaction: 'base64', signature: 'base64' });
+      let transaction;
+      try {
+        // The commit-status request the submission answers is made for the transaction's own creator.
+        const { gateway } = offlineGatewayOf(creatorOfTransaction(body.transaction));
+        transaction = gateway.newSignedTransaction(body.transaction, body.signature);
+      } catch (err) {
+        throw badRequest(`"transaction" is not a prepared transaction: ${err.message}`);
+      }
+      const txId = transaction.getTransactionId();
+      ctx.txId = txId;
+      const { submitted, submitMs } = await fabric.submitTransaction(transaction, txId);
+      sendJson(res, 200, {
+        txId,
+        commit: Buffer.from(submitted.getBytes()).toString('base64'),
+        timings: { submitMs: ms(submitMs) },
+      });
+    },
+
+    async offlineCommitStatus(req, res, ctx) {
+      const channel = checkName(ctx.params.channel, CHANNEL_RE, 'channel name');
+      const body = parseSigned(await readBody(req, ctx), { commit: 'base64', signature: 'base64' });
+      let commit;
+      try {
+        const { gateway } = offlineGatewayOf(creatorOfCommit(body.commit));
+        commit = gateway.newSignedCommit(body.commit, body.signature);
+      } catch (err) {
+        throw badRequest(`"commit" is not a commit-status request: ${err.message}`);
+      }
+      const txId = commit.getTransactionId();
+      ctx.txId = txId;
+      const status = await fabric.commitStatus(commit, txId);
+      metrics.transactions.inc({ validation_code: status.validationCode });
+      const record = { txId, timings: { commitMs: ms(status.commitMs) } };
+      if (status.validationCode === 'DUPLICATE_TXID') {
+        const found = await onLedger(ctx.identity, channel, txId);
+        if (found) settleFromLedger(record, found);
+      } else if (status.successful) {
+        Object.assign(record, { status: 'committed', blockNumber: status.blockNumber, validationCode: 'VALID' });
+      } else {
+        record.problem = fromInvalidCommit({ txId, validationCode: status.validationCode, blockNumber: status.blockNumber });
+        record.status = 'failed';
+      }
+      if (record.status === undefined) {
+        throw fromInvalidCommit({ txId, validationCode: status.validationCode, blockNumber: status.blockNumber });
+      }
+      sendJson(res, 200, committedBody(record));
     },
 
     async query(req, res, ctx) {
@@ -492,6 +755,37 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
         `chaincode ${defaults.chaincode} on channel ${defaults.channel} does not answer Ping: ${problem.detail}`);
     }
     return { status: 'ready', checks: { peer: 'ok', channel: defaults.channel, chaincode: defaults.chaincode } };
+  }
+
+  /**
+   * A transaction's status by id: this proxy's record of it while it knows better than the ledger (pending, or
+   * committed as it saw it), else the member's peer's copy (qscc), so a restarted proxy or another member's
+   * client still learns the outcome. 404 when neither knows the id.
+   */
+  async function transactionStatus(identity, channel, txId) {
+    const record = state.records.get(txId);
+    if (record && record.channel === channel && record.status !== 'unknown') return recordBody(record);
+    const found = await fabric.lookup(identity, channel, txId);
+    if (!found) {
+      if (record && record.channel === channel) return recordBody(record);
+      throw new ProblemError('NOT_FOUND', `no transaction ${txId} on channel ${channel}: not on this member's `
+        + 'peer, and no submission of it is known to this proxy');
+    }
+    const body = { txId, status: found.validationCode === 'VALID' ? 'committed' : 'failed' };
+    body.blockNumber = found.blockNumber;
+    body.validationCode = found.validationCode;
+    if (found.validationCode === 'VALID') {
+      body.result = found.result;
+    } else {
+      body.error = fromInvalidCommit({ txId, validationCode: found.validationCode, blockNumber: found.blockNumber })
+        .toJSON();
+    }
+    body.source = 'ledger';
+    body.channel = found.channel;
+    body.function = found.fn;
+    body.creatorMspId = found.creatorMspId;
+    body.timestamp = found.timestamp;
+    return body;
   }
 
   function rememberRecord(record) {
@@ -658,6 +952,47 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
   }
 
   return { handle, drain, state, metrics };
+}
+
+/**
+ * The JSON body of an offline-signing route: an object with exactly the members of `shape` (`base64`
+ * members decoded to Buffers).
+ */
+function parseSigned(text, shape) {
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`request body is not valid JSON: ${err.message}`);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
+  for (const key of Object.keys(body)) {
+    if (!Object.hasOwn(shape, key)) throw badRequest(`unknown member "${key}" in request body`);
+  }
+  const out = {};
+  for (const [key, kind] of Object.entries(shape)) {
+    const value = body[key];
+    if (kind === 'base64') {
+      if (typeof value !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length === 0) {
+        throw badRequest(`"${key}" must be base64 text`);
+      }
+      out[key] = Buffer.from(value, 'base64');
+    } else if (kind === 'array') {
+      if (value !== undefined && !Array.isArray(value)) throw badRequest(`"${key}" must be an array`);
+      out[key] = value;
+    } else {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badRequest(`"${key}" must be an object`);
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function checkStrings(args, what) {
+  args.forEach((a, i) => {
+    if (typeof a !== 'string') throw badRequest(`"${what}[${i}]" must be a string`);
+  });
+  return args;
 }
 
 function parseArgs(text) {

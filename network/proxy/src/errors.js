@@ -21,6 +21,7 @@ const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 const PROXY_CODES = Object.freeze([
   'BAD_REQUEST', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED',
   'PAYLOAD_TOO_LARGE', 'TOO_MANY_REQUESTS', 'INTERNAL', 'CHAINCODE_ERROR', 'GATEWAY_ERROR', 'UNAVAILABLE', 'TIMEOUT',
+  'IDEMPOTENCY_KEY_REUSED',
 ]);
 
 /** A contract code the vocabulary does not know (a newer contract): the caller's request was refused. */

@@ -172,6 +172,15 @@ const PREFER = {
   description: '`respond-async`: answer 202 after submit, without waiting for the commit.',
 };
 
+const IDEMPOTENCY_KEY = {
+  name: 'Idempotency-Key', in: 'header', required: false,
+  schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+  description: 'The write\'s key (1–255 visible ASCII characters; the proxy makes one when absent and answers it in '
+    + 'the same header). It is the transaction\'s nonce: the transaction id is hex SHA-256(SHA-256(key) ‖ '
+    + 'creator), known before sending. The same key again never applies twice: a pending submission is waited '
+    + 'for, a finished one answers its first outcome; a key used for another call is 422 IDEMPOTENCY_KEY_REUSED.',
+};
+
 const ACCEPTED = {
   description: 'Accepted by the orderer; the commit status is awaited in the background.',
   headers: { Location: { schema: { type: 'string' }, description: 'The status URL.' } },
@@ -235,6 +244,8 @@ function openapiDocument(config, vocabulary) {
       { name: 'contract queries', description: 'The contract\'s functions that read it.' },
       { name: 'readers', description: 'REST resources over the contract\'s queries.' },
       { name: 'transactions', description: 'Fabric-shaped: any function by name, string arguments.' },
+      { name: 'offline signing', description: 'For clients that hold their own key: the proxy builds, the client '
+        + 'signs, the proxy relays (fabric-gateway\'s offline-signing flow).' },
       { name: 'events' }, { name: 'channel' }, { name: 'operations' },
     ],
     paths: {
@@ -249,7 +260,7 @@ function openapiDocument(config, vocabulary) {
           parameters: [channel, chaincode, fn, {
             name: 'Prefer', in: 'header', required: false, schema: { type: 'string', examples: ['respond-async'] },
             description: '`respond-async`: answer 202 after submit, without waiting for the commit.',
-          }],
+          }, IDEMPOTENCY_KEY],
           requestBody: {
             required: false,
             content: { 'application/json': { schema: { $ref: '#/components/schemas/Arguments' } } },
@@ -269,14 +280,83 @@ function openapiDocument(config, vocabulary) {
         get: {
           tags: ['transactions'],
           operationId: 'getTransactionStatus',
-          summary: 'Status of an asynchronous submission made through this proxy.',
+          summary: 'A transaction by id: this proxy\'s record of its submission, else the member\'s peer\'s copy.',
           parameters: [channel, txId],
           responses: {
-            200: json('TransactionStatus', 'The proxy-local record.'),
+            200: json('TransactionStatus', 'The proxy\'s record (pending, committed, failed, unknown), or the '
+              + 'ledger\'s (source `ledger`: validation code, block, function, creator, time, result).'),
             400: problem('Malformed transaction id (code BAD_REQUEST).'),
-            404: problem('No record of this transaction in this proxy (code NOT_FOUND).'),
+            404: problem('Neither this proxy nor the member\'s peer knows the transaction (code NOT_FOUND).'),
             401: common[401],
           },
+        },
+      },
+      '/v1/transactions/{txId}': {
+        get: {
+          tags: ['transactions'],
+          operationId: 'lookupTransaction',
+          summary: 'A transaction by id on the default channel (as /channels/{channel}/transactions/{txId}).',
+          parameters: [txId],
+          responses: {
+            200: json('TransactionStatus', 'Its status, validation code and block.'),
+            400: problem('Malformed transaction id (code BAD_REQUEST).'),
+            404: problem('Not known (code NOT_FOUND): not on the member\'s peer (yet) and not pending here.'),
+            401: common[401],
+          },
+        },
+      },
+      '/v1/identity': {
+        get: {
+          tags: ['transactions'],
+          operationId: 'identity',
+          summary: 'The identity behind the API key: its MSP id, certificate and Fabric creator (base64), from '
+            + 'which a client computes its transaction ids: hex SHA-256(SHA-256(Idempotency-Key) ‖ creator).',
+          responses: { 200: json('Identity', 'Who signs for this key.'), 401: common[401] },
+        },
+      },
+      '/channels/{channel}/chaincodes/{chaincode}/proposals/{fn}': {
+        post: {
+          tags: ['offline signing'],
+          operationId: 'newProposal',
+          summary: 'Offline signing, 1 of 4: build the proposal for the client\'s identity, unsigned.',
+          description: 'The client signs SHA-256 of the proposal bytes with its own key (ECDSA, low-S DER) and '
+            + 'sends both to /endorsements. The nonce comes from the Idempotency-Key, so the transaction id is '
+            + 'known before anything is sent.',
+          parameters: [channel, chaincode, fn, IDEMPOTENCY_KEY],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('OfflineProposalRequest') } } },
+          responses: { 200: json('OfflineProposal', 'The proposal to sign.'), ...contractErrors, ...common },
+        },
+      },
+      '/channels/{channel}/endorsements': {
+        post: {
+          tags: ['offline signing'],
+          operationId: 'endorseSigned',
+          summary: 'Offline signing, 2 of 4: endorse a signed proposal; answers the transaction to sign.',
+          description: 'When the transaction is already on the ledger (a retry), answers its first outcome as '
+            + '`committed` instead.',
+          parameters: [channel],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('SignedMessage') } } },
+          responses: { 200: json('OfflineEndorsed', 'Endorsed.'), ...contractErrors, ...common },
+        },
+      },
+      '/channels/{channel}/submissions': {
+        post: {
+          tags: ['offline signing'],
+          operationId: 'submitSigned',
+          summary: 'Offline signing, 3 of 4: submit a signed transaction; answers the commit-status request to sign.',
+          parameters: [channel],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('SignedMessage') } } },
+          responses: { 200: json('OfflineSubmitted', 'Accepted by the orderer.'), ...contractErrors, ...common },
+        },
+      },
+      '/channels/{channel}/commit-statuses': {
+        post: {
+          tags: ['offline signing'],
+          operationId: 'commitStatusSigned',
+          summary: 'Offline signing, 4 of 4: wait for the commit status with a signed request.',
+          parameters: [channel],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('SignedMessage') } } },
+          responses: { 200: json('SubmitResult', 'Committed VALID.'), ...contractErrors, ...common },
         },
       },
       '/channels/{channel}/chaincodes/{chaincode}/queries/{fn}': {
@@ -403,12 +483,70 @@ function openapiDocument(config, vocabulary) {
           required: ['txId', 'statusUrl'],
           properties: { txId: { type: 'string' }, statusUrl: { type: 'string' } },
         },
+        Identity: {
+          type: 'object',
+          required: ['identity', 'mspId', 'certificate', 'creator'],
+          properties: {
+            identity: { type: 'string' }, mspId: { type: 'string' }, certificate: { type: 'string' },
+            creator: { type: 'string', contentEncoding: 'base64' },
+          },
+        },
+        OfflineProposalRequest: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['identity'],
+          properties: {
+            args: { type: 'array', items: { type: 'string' } },
+            identity: {
+              type: 'object',
+              required: ['mspId', 'certificate'],
+              properties: { mspId: { type: 'string' }, certificate: { type: 'string', description: 'PEM' } },
+            },
+          },
+        },
+        OfflineProposal: {
+          type: 'object',
+          required: ['txId', 'proposal'],
+          properties: { txId: { type: 'string' }, proposal: { type: 'string', contentEncoding: 'base64' } },
+        },
+        SignedMessage: {
+          type: 'object',
+          description: 'One of proposal, transaction or commit (base64 bytes) with its signature (base64 DER).',
+          properties: {
+            proposal: { type: 'string', contentEncoding: 'base64' },
+            transaction: { type: 'string', contentEncoding: 'base64' },
+            commit: { type: 'string', contentEncoding: 'base64' },
+            signature: { type: 'string', contentEncoding: 'base64' },
+          },
+          required: ['signature'],
+        },
+        OfflineEndorsed: {
+          type: 'object',
+          required: ['txId'],
+          properties: {
+            txId: { type: 'string' },
+            transaction: { type: 'string', contentEncoding: 'base64' },
+            result: { $ref: '#/components/schemas/Result' },
+            timings: { $ref: '#/components/schemas/Timings' },
+            committed: { $ref: '#/components/schemas/SubmitResult' },
+          },
+        },
+        OfflineSubmitted: {
+          type: 'object',
+          required: ['txId', 'commit'],
+          properties: { txId: { type: 'string' }, commit: { type: 'string', contentEncoding: 'base64' } },
+        },
         TransactionStatus: {
           type: 'object',
           required: ['txId', 'status'],
           properties: {
             txId: { type: 'string' },
-            status: { enum: ['pending', 'committed', 'failed'] },
+            status: { enum: ['pending', 'committed', 'failed', 'unknown'] },
+            source: { enum: ['ledger'], description: 'Read from the member\'s peer (qscc), not this proxy\'s record.' },
+            function: { type: 'string' },
+            creatorMspId: { type: 'string' },
+            timestamp: { type: 'string', format: 'date-time' },
+            channel: { type: 'string' },
             blockNumber: { type: 'integer' },
             validationCode: { type: 'string' },
             result: { $ref: '#/components/schemas/Result' },
@@ -466,7 +604,7 @@ function openapiDocument(config, vocabulary) {
             retryable: { type: 'boolean' },
             step: {
               type: 'string',
-              enum: ['endorse', 'submit', 'commit', 'evaluate', 'chaininfo', 'events'],
+              enum: ['endorse', 'submit', 'commit', 'evaluate', 'chaininfo', 'events', 'lookup'],
               description: 'The Fabric step that failed, for errors that come from the network.',
             },
           },

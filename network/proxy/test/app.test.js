@@ -542,6 +542,7 @@ describe('graceful drain', () => {
     const release = deferred();
     let asyncCommitDone = false;
     const fabric = fakeFabric({
+      txIdOf: (identity, nonce) => nonce.toString('hex'),
       async submit(identity, call) {
         if (call.fn === 'Migrate') {
           endorsed.resolve();

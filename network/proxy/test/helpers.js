@@ -63,6 +63,17 @@ function fakeFabric(overrides = {}) {
         commit: async () => ({ blockNumber: 7, validationCode: 'VALID', commitMs: 50.2 }),
       };
     },
+    // One fixed id, so tests can name it; tests making several different calls give each its own.
+    txIdOf() {
+      return TX_ID;
+    },
+    identity() {
+      return { mspId: 'Org1MSP', certificate: Buffer.from('-----BEGIN CERTIFICATE-----\n'), creator: Buffer.from('c') };
+    },
+    async lookup(identity, channel, txId) {
+      calls.push({ op: 'lookup', identity, channel, txId });
+      return undefined;
+    },
     async evaluate(identity, call) {
       calls.push({ op: 'evaluate', identity, call });
       return { pong: true };

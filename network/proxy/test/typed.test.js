@@ -67,7 +67,7 @@ describe('only the contract, by its vocabulary', () => {
 
 describe('typed routes: the input object is the body', () => {
   it('submits with the body as the one argument, on the default channel and chaincode', async () => {
-    const s = await startApp();
+    const s = await startApp({ fabric: fakeFabric({ txIdOf: (identity, nonce) => nonce.toString('hex') }) });
     try {
       const input = { vmId: 'vm-1', destinationHostId: 'h', imageHash: 'ab' };
       const res = await call(s.url, '/v1/transactions/Migrate', { method: 'POST', body: input });

@@ -85,6 +85,12 @@ describe('the proxy speaks the contract\'s vocabulary', () => {
       GATEWAY_ERROR: () => { failWith = grpc(12); return q(); },
       UNAVAILABLE: () => { failWith = grpc(14); return q(); },
       TIMEOUT: () => { failWith = grpc(4); return q(); },
+      IDEMPOTENCY_KEY_REUSED: async () => {
+        const write = (body) => call(s.url, '/v1/transactions/RegisterCloud',
+          { method: 'POST', body, headers: { 'Idempotency-Key': 'k-1' } });
+        await (await write({ id: 'c1', name: 'C' })).arrayBuffer();
+        return write({ id: 'c2', name: 'C' });
+      },
     };
     try {
       assert.deepEqual(Object.keys(provoke).sort(), [...PROXY_CODES].sort(), 'every proxy code is provoked');

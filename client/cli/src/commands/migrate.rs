@@ -50,9 +50,11 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
                 ..msg::Migrate::default()
             };
             // The key goes to the destination with the image (`migrate send --transfer-key`), never
-            // on the ledger before the Confirmation.
+            // on the ledger before the Confirmation. The idempotency key names the Indication: a rerun
+            // with the same key after an outcome not seen finds the same migration.
+            let idempotency_key = args.idempotency_key.unwrap_or_else(vmledger_client::identity::new_idempotency_key);
             if args.no_wait {
-                let pending = ledger.migrate_async(&input).await?;
+                let pending = ledger.migrate_async_with_key(&input, &idempotency_key).await?;
                 let answer = serde_json::json!({"migrationId": pending.migration_id(), "status": "pending",
                     "acceptedMs": pending.accepted_ms(), "transferKey": key.to_hex()});
                 return ctx.out.show(&answer, || {
@@ -64,7 +66,9 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
                     )
                 });
             }
-            let committed = ledger.migrate(&input).await?;
+            let committed = ledger
+                .submit_with_key::<vmledger_contract::vocabulary::calls::Migrate>(&input, &idempotency_key)
+                .await?;
             let answer = serde_json::json!({"indicated": &committed, "transferKey": key.to_hex()});
             ctx.out.show(&answer, || {
                 format!(
@@ -289,6 +293,7 @@ async fn run_whole(ctx: &Ctx, args: MigrateRun) -> anyhow::Result<()> {
         destination,
         rate_limit: args.rate_limit,
         relay_timeout: workflow::RELAY_TIMEOUT,
+        idempotency_key: args.idempotency_key,
     };
     let report = run.run(&chains, progress::Bars::new(ctx.out)).await?;
     ctx.out.show(&report, || describe_run(&report))?;

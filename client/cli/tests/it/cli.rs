@@ -172,11 +172,31 @@ async fn an_unreachable_or_unavailable_network_exits_5() {
     assert_eq!(code(&output), 5, "{}", stderr(&output));
     let stand_in = StandIn::always(Reply::problem(
         503,
-        json!({"status": 503, "code": "UNAVAILABLE", "detail": "no peer", "retryable": true}),
+        json!({"status": 503, "code": "UNAVAILABLE", "detail": "no peer", "retryable": true, "step": "endorse"}),
     ))
     .await;
     let output = against(&stand_in.url, &["cloud", "register", "--id", "c", "--name", "C"]).await;
     assert_eq!(code(&output), 5, "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn a_write_whose_outcome_stays_unknown_exits_9_with_its_transaction_id() {
+    let stand_in = StandIn::always(Reply::problem(
+        503,
+        json!({"status": 503, "code": "TIMEOUT", "detail": "commit timed out", "retryable": true, "step": "commit"}),
+    ))
+    .await;
+    let output = against(
+        &stand_in.url,
+        &["--resolve-timeout", "1", "-o", "json", "cloud", "register", "--id", "c", "--name", "C"],
+    )
+    .await;
+    assert_eq!(code(&output), 9, "{}", stderr(&output));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("an error document");
+    assert_eq!(document["code"], "UNKNOWN_OUTCOME");
+    let tx_id = document["txId"].as_str().expect("the transaction id");
+    let key = stand_in.seen()[0].header("idempotency-key").expect("a key").to_owned();
+    assert_eq!(tx_id, vmledger_testkit::tx_id_of(&key));
 }
 
 #[tokio::test]

@@ -94,6 +94,9 @@ pub struct MigrateRun {
     pub rate_limit: Option<Rate>,
     /// How long to wait for the relays' Leave and Arrival after an inter-cloud Confirmation.
     pub relay_timeout: Duration,
+    /// The Indication's idempotency key (a fresh one when `None`). The migration's id follows from
+    /// it: running again with the same key after an outcome not seen finds the same migration.
+    pub idempotency_key: Option<String>,
 }
 
 /// How long [`MigrateRun::relay_timeout`] is by default.
@@ -342,7 +345,8 @@ impl MigrateRun {
         };
         let pending = {
             let _stage = stage(observer.as_ref(), Stage::Indicate, None);
-            ledger.migrate_async(&input).await.map_err(|e| RunError::Indicate(Box::new(e)))?
+            let key = self.idempotency_key.clone().unwrap_or_else(crate::identity::new_idempotency_key);
+            ledger.migrate_async_with_key(&input, &key).await.map_err(|e| RunError::Indicate(Box::new(e)))?
         };
         let migration_id = pending.migration_id().to_owned();
         let accepted_ms = pending.accepted_ms();

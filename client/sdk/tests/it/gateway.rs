@@ -58,18 +58,18 @@ async fn an_unexpected_result_shape_is_a_codec_error() {
 
 #[tokio::test]
 async fn submit_async_returns_at_202_and_waits_for_the_commit_status() {
-    let id = sample::migration_id();
     let stand_in = StandIn::start(move |seen, i| match (seen.method.as_str(), i) {
         ("POST", _) => {
+            let id = seen.tx_id();
             Reply::json(202, json!({"txId": id, "statusUrl": format!("/channels/federation/transactions/{id}")}))
         }
         (_, 1 | 2) => Reply::json(
             200,
-            json!({"txId": id, "status": "pending", "result": null, "timings": {"endorseMs": 9, "submitMs": 3}}),
+            json!({"txId": seen.last_segment(), "status": "pending", "result": null, "timings": {"endorseMs": 9, "submitMs": 3}}),
         ),
         _ => Reply::json(
             200,
-            json!({"txId": id, "status": "committed", "blockNumber": 9, "validationCode": "VALID",
+            json!({"txId": seen.last_segment(), "status": "committed", "blockNumber": 9, "validationCode": "VALID",
             "result": sample::migration("indicated", sample::HASH_A, None),
             "timings": {"endorseMs": 9, "submitMs": 3, "commitMs": 1990, "totalMs": 2002}}),
         ),
@@ -81,28 +81,31 @@ async fn submit_async_returns_at_202_and_waits_for_the_commit_status() {
         image_hash: Some(sample::HASH_A.into()),
         ..msg::Migrate::default()
     };
-    let pending = ledger(&stand_in.url).migrate_async(&input).await.expect("accepted");
-    assert_eq!(pending.migration_id(), sample::migration_id());
+    let pending = ledger(&stand_in.url).migrate_async_with_key(&input, "key-1").await.expect("accepted");
+    assert_eq!(pending.migration_id(), vmledger_testkit::tx_id_of("key-1"), "known from the key");
     assert_eq!(stand_in.seen()[0].header("prefer"), Some("respond-async"));
+    assert_eq!(stand_in.seen()[0].header("idempotency-key"), Some("key-1"));
     let committed = pending.wait().await.expect("committed");
     assert_eq!(committed.block_number, 9);
     assert_eq!(committed.timings.commit_ms, 1990);
     assert_eq!(committed.result.id, sample::migration_id());
     let polls = stand_in.seen().iter().filter(|s| s.method == "GET").count();
     assert_eq!(polls, 3);
-    assert_eq!(stand_in.seen()[1].path, format!("/channels/federation/transactions/{}", sample::migration_id()));
+    assert_eq!(
+        stand_in.seen()[1].path,
+        format!("/channels/federation/transactions/{}", vmledger_testkit::tx_id_of("key-1"))
+    );
 }
 
 #[tokio::test]
 async fn an_async_commit_that_failed_is_an_invalid_transaction_at_the_commit_step() {
-    let id = sample::migration_id();
     let stand_in = StandIn::start(move |seen, _| match seen.method.as_str() {
-        "POST" => Reply::json(202, json!({"txId": id, "statusUrl": "/x"})),
+        "POST" => Reply::json(202, json!({"txId": seen.tx_id(), "statusUrl": "/x"})),
         _ => Reply::json(
             200,
-            json!({"txId": id, "status": "failed", "blockNumber": 4, "validationCode": "MVCC_READ_CONFLICT",
+            json!({"txId": seen.last_segment(), "status": "failed", "blockNumber": 4, "validationCode": "MVCC_READ_CONFLICT",
             "timings": {"endorseMs": 1, "submitMs": 1, "commitMs": 5},
-            "error": {"status": 409, "code": "MVCC_READ_CONFLICT", "detail": "stale", "txId": id, "retryable": true,
+            "error": {"status": 409, "code": "MVCC_READ_CONFLICT", "detail": "stale", "txId": seen.last_segment(), "retryable": true,
                       "details": {"blockNumber": 4, "validationCode": "MVCC_READ_CONFLICT"}}}),
         ),
     })
@@ -113,13 +116,13 @@ async fn an_async_commit_that_failed_is_an_invalid_transaction_at_the_commit_ste
         image_hash: Some(sample::HASH_A.into()),
         ..msg::Migrate::default()
     };
-    let pending = ledger(&stand_in.url).migrate_async(&input).await.expect("accepted");
+    let pending = ledger(&stand_in.url).migrate_async_with_key(&input, "key-2").await.expect("accepted");
     let err = pending.wait().await.expect_err("invalid");
     assert!(
         matches!(&err, Error::Invalid { validation_code, block_number: Some(4), .. } if validation_code == "MVCC_READ_CONFLICT"),
         "{err:?}"
     );
-    assert_eq!(err.tx_id(), Some(sample::migration_id().as_str()));
+    assert_eq!(err.tx_id(), Some(vmledger_testkit::tx_id_of("key-2").as_str()));
 }
 
 #[tokio::test]

@@ -18,7 +18,8 @@ use vmledger_testkit::{Reply, StandIn, nowhere, sample};
 /// `ConfirmMigration` compares the observed hash with `recorded` as the contract does; org1's relay
 /// writes Leave on `local-org1` (its event).
 async fn ledger(recorded: String) -> StandIn {
-    let id = sample::migration_id();
+    // The migration's id is the Indication's transaction id, which follows from the run's key.
+    let id = vmledger_testkit::tx_id_of(RUN_KEY);
     let indicated_on: Arc<Mutex<Option<String>>> = Arc::default();
     let indicated = Arc::new(Mutex::new(sample::migration("indicated", &recorded, None)));
     StandIn::start(move |seen, _| {
@@ -92,8 +93,11 @@ fn run_to(to_host: &str, image: std::path::PathBuf, url: String) -> MigrateRun {
         destination: Destination::Agent { url },
         rate_limit: None,
         relay_timeout: Duration::from_secs(5),
+        idempotency_key: Some(RUN_KEY.into()),
     }
 }
+
+const RUN_KEY: &str = "run-1";
 
 /// Records the stages in the order they start and end.
 #[derive(Default)]
@@ -124,7 +128,8 @@ async fn a_whole_migration_to_an_agent_is_confirmed_and_reported() {
     let report = run_to("host-b1", image, url).run(&chains(&proxy.url), recorder.clone()).await.expect("run");
 
     assert_eq!(report.status, MigrationStatus::Confirmed);
-    assert_eq!(report.migration_id, sample::migration_id());
+    let id = vmledger_testkit::tx_id_of(RUN_KEY);
+    assert_eq!(report.migration_id, id, "the id follows from the run's key");
     assert_eq!(report.recorded_hash, report.observed_hash);
     assert_eq!(report.image_bytes, 2_000_000);
     assert_eq!(report.transfer.mode, TransferMode::Agent);
@@ -139,11 +144,12 @@ async fn a_whole_migration_to_an_agent_is_confirmed_and_reported() {
     let delay = report.migration_delay_ms.expect("BASICS' delay, up to the Leave");
     assert!(delay >= leave.after_confirm_ms && delay <= report.total_ms, "{report:?}");
     let stages = recorder.0.lock().expect("lock").clone();
+    let indicated = format!("indicated {}", &id[..4]);
     assert_eq!(
         stages,
-        ["+Hash", "-Hash", "+Indicate", "-Indicate", "indicated bbbb", "+Transfer", "-Transfer", "+Relay", "-Relay"]
+        ["+Hash", "-Hash", "+Indicate", "-Indicate", indicated.as_str(), "+Transfer", "-Transfer", "+Relay", "-Relay"]
     );
-    assert!(tmp.path().join("landing").join(format!("{}.img", sample::migration_id())).exists());
+    assert!(tmp.path().join("landing").join(format!("{id}.img")).exists());
     let sent: Vec<String> = proxy.seen().iter().filter(|s| s.method == "POST").map(|s| s.path.clone()).collect();
     assert!(sent.contains(&"/channels/federation/chaincodes/vmledger/transactions/Migrate".to_owned()), "{sent:?}");
     assert!(!sent.iter().any(|p| p.contains("local-org1/chaincodes/vmledger/transactions")), "{sent:?}");
