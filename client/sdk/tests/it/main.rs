@@ -4,4 +4,5 @@
 mod errors;
 mod events;
 mod gateway;
+mod live;
 mod workflow;
