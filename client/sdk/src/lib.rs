@@ -52,3 +52,4 @@ pub use gateway::{
 pub use ledger::{Pages, PendingMigration, VmLedger};
 pub use members::{Member, Members, MembersError, Profile};
 pub use vmledger_contract as contract;
+pub use vmledger_hypervisor as hypervisor;

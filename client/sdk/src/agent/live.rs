@@ -164,7 +164,12 @@ pub(crate) async fn offer(agent: Arc<Agent>, mut request: Request<Incoming>) -> 
         }
         let claim = LiveClaim::take(&agent, &id)?;
         let migration = indicated(live, &id, agent.lookup_timeout).await?;
-        admit(&migration, &key, &live.config.member_msp_id)?;
+        let destination_msp_id = live
+            .ledger
+            .cloud_msp_id(&migration.destination_cloud_id)
+            .await
+            .map_err(|e| Box::new(super::from_sdk(&e)))?;
+        admit(&migration, &key, &destination_msp_id, &live.config.member_msp_id)?;
         let console = agent.dir.join(format!("{id}.console"));
         let monitor = agent.dir.join(format!("{id}.qmp"));
         let _ = std::fs::remove_file(&monitor);
@@ -284,7 +289,12 @@ async fn indicated(live: &LiveDestination, id: &str, timeout: Duration) -> Resul
 }
 
 /// Whether this agent may take `migration`'s stream, with `key`. Each refusal names the rule.
-fn admit(migration: &LiveMigration, key: &TransferKey, member_msp_id: &str) -> Result<(), Box<Problem>> {
+fn admit(
+    migration: &LiveMigration,
+    key: &TransferKey,
+    destination_msp_id: &str,
+    member_msp_id: &str,
+) -> Result<(), Box<Problem>> {
     let id = &migration.id;
     if !migration.live {
         return Err(Box::new(problem("CONFLICT", format!("migration {id} is not live: send its image instead"))));
@@ -295,12 +305,12 @@ fn admit(migration: &LiveMigration, key: &TransferKey, member_msp_id: &str) -> R
             format!("migration {id} is already {}; nothing to receive", super::status_name(migration.status)),
         )));
     }
-    if migration.destination_msp_id != member_msp_id {
+    if destination_msp_id != member_msp_id {
         return Err(Box::new(problem(
             "UNAUTHORIZED",
             format!(
                 "migration {id} goes to cloud {} of {}, not to this agent's member {member_msp_id}",
-                migration.destination_cloud_id, migration.destination_msp_id
+                migration.destination_cloud_id, destination_msp_id
             ),
         )));
     }

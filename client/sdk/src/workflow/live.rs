@@ -94,12 +94,12 @@ pub struct LiveMigration {
     pub live: bool,
     pub status: MigrationStatus,
     pub destination_cloud_id: String,
-    /// The MSP id of the member that runs the destination cloud.
-    pub destination_msp_id: String,
     /// SHA-256 of the transfer key, as the Indication committed it.
     pub transfer_key_hash: String,
     /// The stream's hash, once the source recorded it (`RecordStreamHash`).
     pub recorded_hash: Option<String>,
+    /// The destination's hash, once it confirmed (differs from `recorded_hash` on a rejection).
+    pub observed_hash: Option<String>,
     /// What was reserved at the destination: the destination QEMU gets this memory and these CPUs.
     pub requirements: Resources,
 }
@@ -143,6 +143,8 @@ pub trait LiveLedger: Send + Sync {
     fn record_stream<'a>(&'a self, record: &'a StreamRecord) -> BoxFuture<'a, crate::Result<LedgerStep>>;
     /// The migration on this member's peer; `None` while it is not (yet) there.
     fn live_migration<'a>(&'a self, id: &'a str) -> BoxFuture<'a, crate::Result<Option<LiveMigration>>>;
+    /// The MSP id of the member that runs `cloud_id`.
+    fn cloud_msp_id<'a>(&'a self, cloud_id: &'a str) -> BoxFuture<'a, crate::Result<String>>;
     /// `ConfirmMigration` with the destination's hash, the key and its keyed digest; the status it
     /// committed (`confirmed` or `rejected`).
     fn confirm_live<'a>(
@@ -235,6 +237,9 @@ pub struct LiveReport {
     /// Where the guest runs now: `destination` (confirmed) or `source`.
     pub running_at: RunningAt,
     pub stream_hash: String,
+    /// The destination's hash, as the ledger has it (absent when it never confirmed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_hash: Option<String>,
     pub keyed_digest: String,
     pub stream_bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -454,10 +459,11 @@ impl LiveRun {
         let recorded_at = Instant::now();
 
         // 4. The destination's decision, as committed on this member's peer.
-        let status = {
+        let decided = {
             let _step = step(observer.as_ref(), LiveStage::Confirmation);
             self.decision(ledger, &migration_id).await?
         };
+        let status = decided.status;
         let decided_at = Instant::now();
         let decided_at_unix_ms = unix_ms(SystemTime::now());
 
@@ -481,6 +487,7 @@ impl LiveRun {
             status,
             running_at,
             stream_hash: sent.hash,
+            observed_hash: decided.observed_hash,
             keyed_digest,
             stream_bytes: sent.bytes,
             rate_limit_megabits_per_second: self.rate_limit.map(|r| r.megabits_per_second()),
@@ -506,18 +513,18 @@ impl LiveRun {
     /// Waits until the migration is no longer `indicated` on this member's peer. When no decision
     /// comes in time, cancels it: a committed cancellation means the destination can no longer
     /// confirm; a refused one means it closed meanwhile (read again).
-    async fn decision(&self, ledger: &dyn LiveLedger, migration_id: &str) -> Result<MigrationStatus, LiveError> {
+    async fn decision(&self, ledger: &dyn LiveLedger, migration_id: &str) -> Result<LiveMigration, LiveError> {
         let deadline = Instant::now() + self.decision_timeout;
         loop {
             match ledger.live_migration(migration_id).await {
-                Ok(Some(m)) if m.status != MigrationStatus::Indicated => return Ok(m.status),
+                Ok(Some(m)) if m.status != MigrationStatus::Indicated => return Ok(m),
                 Ok(_) | Err(_) if Instant::now() < deadline => tokio::time::sleep(DECISION_POLL).await,
                 Ok(_) | Err(_) => break,
             }
         }
         let cancelled = ledger.cancel(migration_id, "no Confirmation in time").await;
         match ledger.live_migration(migration_id).await {
-            Ok(Some(m)) if m.status != MigrationStatus::Indicated => Ok(m.status),
+            Ok(Some(m)) if m.status != MigrationStatus::Indicated => Ok(m),
             _ => Err(LiveError::Undecided {
                 migration_id: migration_id.to_owned(),
                 source: cancelled.err().map(Box::new),
@@ -536,6 +543,170 @@ async fn resume_if_paused(qmp: &Qmp) {
 /// Milliseconds since the Unix epoch.
 pub fn unix_ms(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH).map(millis).unwrap_or(0)
+}
+
+/// The contract's live calls on a member's peer.
+//
+// Until the contract's vocabulary carries `RecordStreamHash`, `DeclineMigration` and the live fields
+// of `Migrate` and `Migration`, they are written here as the interface fixes them (wire names in
+// `wire`); once it does, these become `VmLedger::submit::<calls::…>` with the contract's own types.
+impl LiveLedger for crate::VmLedger {
+    fn indicate_live<'a>(
+        &'a self,
+        vm_id: &'a str,
+        to_host: &'a str,
+        transfer_key_hash: &'a str,
+    ) -> BoxFuture<'a, crate::Result<IndicatedLive>> {
+        Box::pin(async move {
+            let input = wire::MigrateLive { vm_id, destination_host_id: to_host, live: true, transfer_key_hash };
+            let pending = self.contract().submit_async(wire::MIGRATE, &wire::encode(wire::MIGRATE, &input)?).await?;
+            let migration_id = pending.tx_id().to_owned();
+            let accepted_ms = pending.accepted_ms;
+            let commit = Box::pin(async move { pending.wait().await.map(|c| LedgerStep::of(&c)) });
+            Ok(IndicatedLive { migration_id, accepted_ms, commit })
+        })
+    }
+
+    fn record_stream<'a>(&'a self, record: &'a StreamRecord) -> BoxFuture<'a, crate::Result<LedgerStep>> {
+        Box::pin(async move {
+            let input = wire::RecordStreamHash {
+                migration_id: &record.migration_id,
+                stream_hash: &record.stream_hash,
+                keyed_digest: &record.keyed_digest,
+                bytes: record.bytes,
+            };
+            let argument = wire::encode(wire::RECORD_STREAM_HASH, &input)?;
+            let committed = self.contract().submit(wire::RECORD_STREAM_HASH, &argument).await?;
+            Ok(LedgerStep::of(&committed))
+        })
+    }
+
+    fn live_migration<'a>(&'a self, id: &'a str) -> BoxFuture<'a, crate::Result<Option<LiveMigration>>> {
+        Box::pin(async move {
+            let argument = wire::encode(wire::GET_MIGRATION, &serde_json::json!({ "migrationId": id }))?;
+            match self.contract().evaluate(wire::GET_MIGRATION, &argument).await {
+                Ok(value) => wire::migration(value).map(Some),
+                Err(e) if e.contract_error().is_some_and(|c| c.code() == "NOT_FOUND") => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    fn cloud_msp_id<'a>(&'a self, cloud_id: &'a str) -> BoxFuture<'a, crate::Result<String>> {
+        Box::pin(async move { Ok(self.get_cloud(cloud_id).await?.msp_id) })
+    }
+
+    fn confirm_live<'a>(
+        &'a self,
+        c: &'a LiveConfirmation,
+    ) -> BoxFuture<'a, crate::Result<(LedgerStep, MigrationStatus)>> {
+        Box::pin(async move {
+            let input = wire::ConfirmLive {
+                migration_id: &c.migration_id,
+                observed_hash: &c.observed_hash,
+                transfer_key: &c.transfer_key,
+                keyed_digest: &c.keyed_digest,
+            };
+            let argument = wire::encode(wire::CONFIRM_MIGRATION, &input)?;
+            let committed = self.contract().submit(wire::CONFIRM_MIGRATION, &argument).await?;
+            let status = wire::migration(committed.result.clone())?.status;
+            Ok((LedgerStep::of(&committed), status))
+        })
+    }
+
+    fn decline<'a>(&'a self, id: &'a str, reason: &'a str) -> BoxFuture<'a, crate::Result<LedgerStep>> {
+        Box::pin(async move {
+            let input = serde_json::json!({ "migrationId": id, "reason": reason });
+            let argument = wire::encode(wire::DECLINE_MIGRATION, &input)?;
+            Ok(LedgerStep::of(&self.contract().submit(wire::DECLINE_MIGRATION, &argument).await?))
+        })
+    }
+
+    fn cancel<'a>(&'a self, id: &'a str, reason: &'a str) -> BoxFuture<'a, crate::Result<MigrationStatus>> {
+        Box::pin(async move {
+            let input = vmledger_contract::msg::CancelMigration {
+                migration_id: id.to_owned(),
+                reason: Some(reason.to_owned()),
+            };
+            Ok(self.cancel_migration(&input).await?.result.status)
+        })
+    }
+}
+
+/// The live calls' wire shapes (camelCase, as the contract reads them).
+mod wire {
+    use serde::Serialize;
+    use vmledger_contract::vocabulary::{Call, calls};
+
+    use super::LiveMigration;
+    use crate::error::Error;
+
+    pub(super) const MIGRATE: &str = calls::Migrate::NAME;
+    pub(super) const CONFIRM_MIGRATION: &str = calls::ConfirmMigration::NAME;
+    pub(super) const GET_MIGRATION: &str = calls::GetMigration::NAME;
+    pub(super) const RECORD_STREAM_HASH: &str = "RecordStreamHash";
+    pub(super) const DECLINE_MIGRATION: &str = "DeclineMigration";
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct MigrateLive<'a> {
+        pub vm_id: &'a str,
+        pub destination_host_id: &'a str,
+        pub live: bool,
+        pub transfer_key_hash: &'a str,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct RecordStreamHash<'a> {
+        pub migration_id: &'a str,
+        pub stream_hash: &'a str,
+        pub keyed_digest: &'a str,
+        pub bytes: u64,
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(super) struct ConfirmLive<'a> {
+        pub migration_id: &'a str,
+        pub observed_hash: &'a str,
+        pub transfer_key: &'a str,
+        pub keyed_digest: &'a str,
+    }
+
+    pub(super) fn encode<T: Serialize>(function: &str, input: &T) -> Result<String, Error> {
+        serde_json::to_string(input).map_err(|e| Error::Codec { function: function.to_owned(), reason: e.to_string() })
+    }
+
+    /// A migration record, with the live fields the contract adds.
+    pub(super) fn migration(value: serde_json::Value) -> Result<LiveMigration, Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Record {
+            #[serde(flatten)]
+            migration: vmledger_contract::model::Migration,
+            #[serde(default)]
+            live: bool,
+            #[serde(default)]
+            transfer_key_hash: String,
+        }
+        let record: Record = serde_json::from_value(value).map_err(|e| Error::Codec {
+            function: GET_MIGRATION.to_owned(),
+            reason: format!("unexpected result: {e}"),
+        })?;
+        let m = record.migration;
+        Ok(LiveMigration {
+            id: m.id,
+            vm_id: m.vm_id,
+            live: record.live,
+            status: m.status,
+            destination_cloud_id: m.destination.cloud_id,
+            transfer_key_hash: record.transfer_key_hash,
+            recorded_hash: Some(m.recorded_hash).filter(|h| !h.is_empty()),
+            observed_hash: m.observed_hash,
+            requirements: m.requirements,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -74,9 +74,9 @@ fn migration(id: &str, transfer_key_hash: String) -> LiveMigration {
         live: true,
         status: MigrationStatus::Indicated,
         destination_cloud_id: "cloud-b".to_owned(),
-        destination_msp_id: MEMBER.to_owned(),
         transfer_key_hash,
         recorded_hash: None,
+        observed_hash: None,
         requirements: Resources { cpu_cores: 1, memory_mib: 128, network_mbps: 100, io_mbps: 100 },
     }
 }
@@ -116,6 +116,10 @@ impl LiveLedger for MemoryLedger {
         Box::pin(async move { Ok(self.get(id).map(|k| k.migration)) })
     }
 
+    fn cloud_msp_id<'a>(&'a self, cloud_id: &'a str) -> BoxFuture<'a, vmledger_client::Result<String>> {
+        Box::pin(async move { Ok(if cloud_id == "cloud-b" { MEMBER } else { "Org3MSP" }.to_owned()) })
+    }
+
     fn confirm_live<'a>(
         &'a self,
         c: &'a LiveConfirmation,
@@ -135,6 +139,7 @@ impl LiveLedger for MemoryLedger {
                 let equal = recorded == c.observed_hash && k.keyed_digest.as_deref() == Some(&*c.keyed_digest);
                 k.migration.status = if equal { MigrationStatus::Confirmed } else { MigrationStatus::Rejected };
                 k.observed_hash = Some(c.observed_hash.clone());
+                k.migration.observed_hash = Some(c.observed_hash.clone());
                 Ok((step(), k.migration.status))
             })
         })
@@ -283,7 +288,7 @@ async fn the_live_route_takes_only_the_indicated_key_for_its_own_member() -> any
     let key = TransferKey::generate()?;
     let stranger = TransferKey::generate()?;
     ledger.put(migration("ours", key.commitment()));
-    ledger.put(LiveMigration { destination_msp_id: "Org3MSP".to_owned(), ..migration("theirs", key.commitment()) });
+    ledger.put(LiveMigration { destination_cloud_id: "cloud-c".to_owned(), ..migration("theirs", key.commitment()) });
     ledger.put(LiveMigration { live: false, ..migration("cold", key.commitment()) });
     ledger.put(LiveMigration { status: MigrationStatus::Confirmed, ..migration("closed", key.commitment()) });
 
