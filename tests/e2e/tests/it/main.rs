@@ -9,4 +9,5 @@ mod events;
 mod exit_codes;
 mod history;
 mod integrity;
+mod live;
 mod migration;
