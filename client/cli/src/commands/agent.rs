@@ -93,9 +93,15 @@ pub(crate) async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<()> {
     } else {
         ctx.out.show(&serde_json::json!({"event": "listening", "url": url, "dir": args.dir}), || listening)?;
     }
+    // SIGTERM ends the agent like Ctrl-C: it returns, and the destination QEMUs it started (paused
+    // or resumed) end with it rather than outliving it.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     agent
         .serve(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
         })
         .await;
     Ok(())
