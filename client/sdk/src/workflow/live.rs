@@ -583,7 +583,7 @@ impl LiveLedger for crate::VmLedger {
 
     fn live_migration<'a>(&'a self, id: &'a str) -> BoxFuture<'a, crate::Result<Option<LiveMigration>>> {
         Box::pin(async move {
-            let argument = wire::encode(wire::GET_MIGRATION, &serde_json::json!({ "migrationId": id }))?;
+            let argument = wire::encode(wire::GET_MIGRATION, &serde_json::json!({ "id": id }))?;
             match self.contract().evaluate(wire::GET_MIGRATION, &argument).await {
                 Ok(value) => wire::migration(value).map(Some),
                 Err(e) if e.contract_error().is_some_and(|c| c.code() == "NOT_FOUND") => Ok(None),
