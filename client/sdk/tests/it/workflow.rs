@@ -91,7 +91,8 @@ async fn a_whole_migration_to_an_agent_is_confirmed_and_reported() {
     assert_eq!(report.transfer.mode, TransferMode::Agent);
     assert_eq!(report.transfer.bytes, 2_000_000);
     assert_eq!(report.confirm.block_number, 7);
-    assert!(report.ledger_share_percent > 0.0 && report.ledger_share_percent <= 100.0, "{report:?}");
+    // The stand-in answers within a millisecond, so the ledger's share may round to 0 %.
+    assert!((0.0..=100.0).contains(&report.ledger_share_percent), "{report:?}");
     let stages = recorder.0.lock().expect("lock").clone();
     assert_eq!(stages, ["+Hash", "-Hash", "+Indicate", "-Indicate", "indicated bbbb", "+Transfer", "-Transfer"]);
     assert!(tmp.path().join("landing").join(format!("{}.img", sample::migration_id())).exists());
