@@ -377,6 +377,7 @@ fn describe_live(r: &LiveReport) -> String {
         ("total", format!("{} ms", r.total_ms)),
         ("QEMU downtime", ms(r.qemu_downtime_ms)),
         ("gated pause", format!("{} (source STOP -> decision)", ms(r.gated_pause_ms))),
+        ("host pause", format!("{} (source STOP -> destination cont, by the agent)", ms(r.host_pause_ms))),
         ("ledger's addition", format!("{} ms (RecordStreamHash + Confirmation, on the pause)", r.ledger_pause_ms)),
     ];
     if r.status == MigrationStatus::Rejected {

@@ -273,6 +273,14 @@ pub struct LiveReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_at_unix_ms: Option<u64>,
     pub decided_at_unix_ms: u64,
+    /// From the source's `STOP` to the destination's `cont`, by the agent's receipt (both clocks
+    /// must agree: the same machine, or NTP); absent when the guest did not resume there or the
+    /// agent did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_pause_ms: Option<u64>,
+    /// What the destination agent says it did (`GET /migrations/{id}/live`), when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<crate::agent::LiveReceipt>,
     pub total_ms: u64,
     /// QEMU's own account of the migration.
     pub qemu: MigrationStats,
@@ -481,6 +489,13 @@ impl LiveRun {
         let resume_ms = millis(decided_at.elapsed());
 
         let stopped_at_unix_ms = sent.stopped_at.map(|at| unix_ms(SystemTime::now() - at.elapsed()));
+        let total_ms = millis(started.elapsed());
+        let destination = destination_receipt(&self.agent_url, &migration_id).await;
+        let host_pause_ms = destination
+            .as_ref()
+            .and_then(|d| d.resumed_at_unix_ms)
+            .zip(stopped_at_unix_ms)
+            .map(|(resumed, stopped)| resumed.saturating_sub(stopped));
         Ok(LiveReport {
             migration_id,
             vm_id: self.vm_id.clone(),
@@ -505,7 +520,9 @@ impl LiveRun {
             ledger_pause_ms: millis(decided_at.saturating_duration_since(sent.ended_at)),
             stopped_at_unix_ms,
             decided_at_unix_ms,
-            total_ms: millis(started.elapsed()),
+            host_pause_ms,
+            destination,
+            total_ms,
             qemu: sent.qemu,
         })
     }
@@ -531,6 +548,18 @@ impl LiveRun {
             }),
         }
     }
+}
+
+/// The agent's receipt of the stream, once it decided (it answers within seconds of the decision);
+/// `None` when it does not answer in time: the report goes without it.
+async fn destination_receipt(agent_url: &str, migration_id: &str) -> Option<crate::agent::LiveReceipt> {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().ok()?;
+    let url = format!("{agent_url}{}", link::live_path(migration_id));
+    let response = client.get(url).send().await.ok()?;
+    if response.status() != reqwest::StatusCode::OK {
+        return None;
+    }
+    response.json().await.ok()
 }
 
 /// `cont` unless the guest already runs (QEMU resumes a guest whose migration failed by itself).

@@ -217,6 +217,10 @@ async fn a_confirmed_live_migration_runs_the_guest_at_the_destination_only() -> 
     assert_eq!(kept.migration.recorded_hash.as_deref(), Some(&*report.stream_hash));
     assert_eq!(kept.observed_hash.as_deref(), Some(&*report.stream_hash));
     assert!(report.gated_pause_ms.is_some_and(|p| p >= report.ledger_pause_ms));
+    let destination = report.destination.as_ref().expect("the agent's receipt");
+    assert!(destination.resumed);
+    assert_eq!(destination.observed_hash, report.stream_hash);
+    assert!(report.host_pause_ms.is_some_and(|p| p >= report.qemu_downtime_ms.unwrap_or(0)), "{report:?}");
 
     // The source QEMU quit; the destination goes on counting past the source's last tick.
     let last = last_tick(source.console()).expect("the source ticked");
@@ -256,6 +260,7 @@ async fn a_byte_flipped_on_its_way_is_rejected_and_the_source_goes_on() -> anyho
 
     assert_eq!(report.status, MigrationStatus::Rejected);
     assert_eq!(report.running_at, RunningAt::Source);
+    assert_eq!(report.host_pause_ms, None, "the destination never resumed");
     let kept = ledger.get(&report.migration_id).expect("on the ledger");
     assert_ne!(kept.observed_hash.as_deref(), Some(&*report.stream_hash), "the evidence differs");
     let landed = receipt(&agent, &report.migration_id).await?;
