@@ -42,7 +42,8 @@ use crate::transfer::Receipt;
 use crate::workflow::live::LiveLedger;
 
 pub mod live;
-pub use live::{LiveConfig, LiveReceipt};
+pub use crate::workflow::live::LiveReceipt;
+pub use live::LiveConfig;
 
 /// What the agent tells its host program (a log, a metrics counter). Called from the tasks serving
 /// uploads; the defaults do nothing.

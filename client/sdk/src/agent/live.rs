@@ -35,15 +35,13 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde::{Deserialize, Serialize};
 use vmledger_contract::model::MigrationStatus;
 use vmledger_hypervisor::{Load, Qemu, QemuConfig, ReceiveOptions, Side, StreamEnd, link, receive_live};
 
 use super::{Agent, Answer, json, problem, problem_answer};
 use crate::error::Problem;
 use crate::gateway::millis;
-use crate::workflow::live::{LiveConfirmation, LiveLedger, LiveMigration, TransferKey, unix_ms};
-use crate::workflow::migrate::LedgerStep;
+use crate::workflow::live::{LiveConfirmation, LiveLedger, LiveMigration, LiveReceipt, TransferKey, unix_ms};
 
 /// How the agent starts destination QEMUs. The guest's memory and vCPUs are the ledger's (the
 /// Indication's reservation); everything else is the agent's own.
@@ -72,46 +70,6 @@ impl LiveConfig {
             record_timeout: Duration::from_secs(60),
         }
     }
-}
-
-/// What the destination did with a live stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LiveReceipt {
-    pub migration_id: String,
-    pub vm_id: String,
-    /// As the ledger closed the migration (`confirmed`, `rejected`, `declined`, `cancelled`, …);
-    /// `indicated` when the agent gave up waiting.
-    pub status: MigrationStatus,
-    /// Whether the guest runs here now.
-    pub resumed: bool,
-    /// SHA-256 of what arrived.
-    pub observed_hash: String,
-    pub bytes: u64,
-    /// `complete`, `truncated` or `aborted`.
-    pub stream_end: String,
-    /// Why the destination QEMU did not load the stream, when it did not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub load_failed: Option<String>,
-    /// From the request to the loaded (or refused) stream.
-    pub receive_ms: u64,
-    /// From the end of the stream to the source's hash on this peer.
-    pub record_wait_ms: u64,
-    /// The Confirmation (or the Decline) this agent submitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirm: Option<LedgerStep>,
-    /// From the end of the stream to `cont` (or the discard): the gate's share of the pause here.
-    pub gate_ms: u64,
-    /// When the guest ran again here, in ms since the Unix epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resumed_at_unix_ms: Option<u64>,
-    /// The guest's serial console, as a file (kept while the agent runs).
-    pub console: String,
-    /// The resumed guest's QMP socket, for its operator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub monitor: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
 }
 
 /// The agent's live side: its ledger, its configuration, the guests it runs and what it decided.

@@ -280,10 +280,50 @@ pub struct LiveReport {
     pub host_pause_ms: Option<u64>,
     /// What the destination agent says it did (`GET /migrations/{id}/live`), when it answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub destination: Option<crate::agent::LiveReceipt>,
+    pub destination: Option<LiveReceipt>,
     pub total_ms: u64,
     /// QEMU's own account of the migration.
     pub qemu: MigrationStats,
+}
+
+/// What the destination agent did with a live stream (its answer to `GET /migrations/{id}/live`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveReceipt {
+    pub migration_id: String,
+    pub vm_id: String,
+    /// As the ledger closed the migration (`confirmed`, `rejected`, `declined`, `cancelled`, …);
+    /// `indicated` when the agent gave up waiting.
+    pub status: MigrationStatus,
+    /// Whether the guest runs here now.
+    pub resumed: bool,
+    /// SHA-256 of what arrived.
+    pub observed_hash: String,
+    pub bytes: u64,
+    /// `complete`, `truncated` or `aborted`.
+    pub stream_end: String,
+    /// Why the destination QEMU did not load the stream, when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_failed: Option<String>,
+    /// From the request to the loaded (or refused) stream.
+    pub receive_ms: u64,
+    /// From the end of the stream to the source's hash on this peer.
+    pub record_wait_ms: u64,
+    /// The Confirmation (or the Decline) this agent submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<LedgerStep>,
+    /// From the end of the stream to `cont` (or the discard): the gate's share of the pause here.
+    pub gate_ms: u64,
+    /// When the guest ran again here, in ms since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_at_unix_ms: Option<u64>,
+    /// The guest's serial console, as a file (kept while the agent runs).
+    pub console: String,
+    /// The resumed guest's QMP socket, for its operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Where the guest runs after a live run.
@@ -552,7 +592,7 @@ impl LiveRun {
 
 /// The agent's receipt of the stream, once it decided (it answers within seconds of the decision);
 /// `None` when it does not answer in time: the report goes without it.
-async fn destination_receipt(agent_url: &str, migration_id: &str) -> Option<crate::agent::LiveReceipt> {
+async fn destination_receipt(agent_url: &str, migration_id: &str) -> Option<LiveReceipt> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().ok()?;
     let url = format!("{agent_url}{}", link::live_path(migration_id));
     let response = client.get(url).send().await.ok()?;
