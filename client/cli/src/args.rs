@@ -620,8 +620,8 @@ pub(crate) struct MigrateRun {
     #[arg(long, value_name = "HOST")]
     pub(crate) to_host: String,
     /// The VM's image (raw or qcow2): hashed, then sent.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) image: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "live")]
+    pub(crate) image: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) destination: Destination,
     /// Cap the transfer rate, e.g. 124.8Mbit (BlockchainBus' inter-cloud rate) or 10MB/s.
@@ -630,6 +630,26 @@ pub(crate) struct MigrateRun {
     /// The Indication's idempotency key (see `migrate start --idempotency-key`).
     #[arg(long, value_name = "KEY")]
     pub(crate) idempotency_key: Option<String>,
+    /// Live-migrate the running guest behind --qmp to the destination agent (--to-agent): the
+    /// destination resumes it only once the ledger confirmed the stream's hash.
+    #[arg(long, requires_all = ["qmp", "to_agent"], conflicts_with_all = ["image", "to_dir"])]
+    pub(crate) live: bool,
+    /// With --live: the source QEMU's QMP socket.
+    #[arg(long, value_name = "SOCKET", requires = "live")]
+    pub(crate) qmp: Option<PathBuf>,
+    /// With --live: switch to post-copy after the first pass (the guest still waits for the
+    /// ledger at the destination: a bounded total, a longer pause).
+    #[arg(long, requires = "live")]
+    pub(crate) postcopy: bool,
+    /// With --live: QEMU's downtime-limit, in ms [default: QEMU's, 300].
+    #[arg(long, value_name = "MS", requires = "live")]
+    pub(crate) downtime_limit: Option<u64>,
+    /// With --live: seconds to wait for the destination's Confirmation before cancelling.
+    #[arg(long, value_name = "SECS", default_value_t = 60, requires = "live")]
+    pub(crate) decision_timeout: u64,
+    /// Test hook: flip the live stream's byte at this offset after hashing it (a corrupting link).
+    #[arg(long, value_name = "OFFSET", requires = "live", hide = true)]
+    pub(crate) test_corrupt_byte_at: Option<u64>,
     /// With --to-dir: the destination member who hashes and confirms (same network file).
     #[arg(long, value_name = "ORG", conflicts_with = "to_agent")]
     pub(crate) dest_member: Option<String>,
@@ -744,6 +764,27 @@ pub(crate) struct AgentArgs {
     /// Seconds to wait, after an upload, for its Indication to appear on the ledger.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub(crate) lookup_timeout: u64,
+    /// Take live migrations too: the guest's kernel (its memory and vCPUs come from the ledger).
+    #[arg(long, value_name = "FILE", requires = "live_initrd")]
+    pub(crate) live_kernel: Option<PathBuf>,
+    /// The guest's initramfs, for live migrations.
+    #[arg(long, value_name = "FILE", requires = "live_kernel")]
+    pub(crate) live_initrd: Option<PathBuf>,
+    /// The guest's kernel command line (need not match the source's).
+    #[arg(long, value_name = "TEXT", default_value = "console=ttyS0 quiet panic=-1", requires = "live_kernel")]
+    pub(crate) live_append: String,
+    /// QEMU's machine type; pin a versioned one (pc-i440fx-7.2) across QEMU versions.
+    #[arg(long, value_name = "TYPE", default_value = "pc", requires = "live_kernel")]
+    pub(crate) live_machine: String,
+    /// The QEMU binary for destination guests.
+    #[arg(long, value_name = "PROGRAM", default_value = "qemu-system-x86_64", requires = "live_kernel")]
+    pub(crate) qemu: PathBuf,
+    /// Let sources switch to post-copy (needs userfaultfd on this host).
+    #[arg(long, requires = "live_kernel")]
+    pub(crate) allow_postcopy: bool,
+    /// This agent's member's MSP id [default: the member's, from the network file].
+    #[arg(long, value_name = "MSPID", requires = "live_kernel")]
+    pub(crate) msp_id: Option<String>,
 }
 
 // ---- bench ---------------------------------------------------------------------------------------

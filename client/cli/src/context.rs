@@ -231,6 +231,17 @@ impl Ctx {
         resolve(&self.settings()?, member, identity, proxy_url, api_key)
     }
 
+    /// The MSP id of the configured member (`--member`), from the network file; `None` without one.
+    ///
+    /// # Errors
+    /// The members file's errors.
+    pub(crate) fn member_msp_id(&self) -> anyhow::Result<Option<String>> {
+        let s = self.settings()?;
+        let Some(member) = s.member.as_deref() else { return Ok(None) };
+        let members = Members::load(&self.network_file()?)?;
+        Ok(Some(members.member(member)?.msp_id.clone()))
+    }
+
     /// The members file of the configured network (the default when none is configured).
     pub(crate) fn network_file(&self) -> anyhow::Result<PathBuf> {
         Ok(self.settings()?.network_file.unwrap_or_else(|| PathBuf::from(DEFAULT_NETWORK_FILE)))

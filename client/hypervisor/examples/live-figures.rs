@@ -146,7 +146,7 @@ async fn migrate(config: &vmledger_hypervisor::QemuConfig, rate: Option<f64>, po
     let (_, destination_link, _) = accepted?;
     let send =
         SendOptions { rate_bytes_per_second: rate, postcopy, timeout: Duration::from_secs(1200), ..Default::default() };
-    let receive = ReceiveOptions { postcopy, timeout: Duration::from_secs(1200) };
+    let receive = ReceiveOptions { postcopy, timeout: Duration::from_secs(1200), ..Default::default() };
     let (sent, received) = tokio::join!(
         send_live(source.qmp(), source_link?, &send),
         receive_live(destination_link, destination, &receive)

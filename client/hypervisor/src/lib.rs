@@ -68,7 +68,7 @@ pub mod qmp;
 
 pub use error::{Error, Side};
 pub use live::{
-    Arrived, LiveReceived, LiveSent, Load, ReceiveOptions, SendOptions, StreamEnd, receive_live, send_live,
+    Arrived, DigestKey, LiveReceived, LiveSent, Load, ReceiveOptions, SendOptions, StreamEnd, receive_live, send_live,
 };
 pub use qemu::{Accel, Console, ConsoleLine, Qemu, QemuConfig};
 pub use qmp::{MigrationStats, Qmp};

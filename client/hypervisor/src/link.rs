@@ -117,7 +117,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: StatusCode, reason: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, reason: impl Into<String>) -> Self {
         Refusal { status, reason: reason.into() }
     }
 
@@ -133,9 +133,25 @@ impl Refusal {
 /// the offer, the `101` response to send, and the upgrade to await once it is sent.
 ///
 /// # Errors
-/// A [`Refusal`]: 404 for another path, 405 for another method, 426 without our `Upgrade`, 401 for
-/// a missing or wrong token, 400 for an unknown mode.
+/// A [`Refusal`]: as [`offer`], and 401 for a missing or wrong token.
 pub fn accept<B>(request: &mut Request<B>, token: &str) -> Result<(Offer, Response<Empty<Bytes>>, OnUpgrade), Refusal> {
+    let (offer, presented) = self::offer(request)?;
+    let authorized = presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(token.as_bytes())));
+    if !authorized {
+        return Err(Refusal::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"));
+    }
+    let (response, on_upgrade) = upgrade(request);
+    Ok((offer, response, on_upgrade))
+}
+
+/// Reads a request for a live stream without deciding on its token: the offer and the bearer token
+/// presented, if any. For a destination whose tokens are not fixed (the agent checks each one
+/// against the migration's record on the ledger); it then answers with [`upgrade`].
+///
+/// # Errors
+/// A [`Refusal`]: 404 for another path, 405 for another method, 426 without our `Upgrade`, 400 for
+/// an unknown mode.
+pub fn offer<B>(request: &Request<B>) -> Result<(Offer, Option<String>), Refusal> {
     let Some(migration_id) = migration_id_of(request.uri().path()) else {
         return Err(Refusal::new(StatusCode::NOT_FOUND, "not a live stream path"));
     };
@@ -146,23 +162,28 @@ pub fn accept<B>(request: &mut Request<B>, token: &str) -> Result<(Offer, Respon
     if !has_token(headers, UPGRADE.as_str(), PROTOCOL) {
         return Err(Refusal::new(StatusCode::UPGRADE_REQUIRED, format!("upgrade to {PROTOCOL}")));
     }
-    let presented = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let authorized = presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(token.as_bytes())));
-    if !authorized {
-        return Err(Refusal::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token"));
-    }
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
     let postcopy = match headers.get(MODE_HEADER).map(HeaderValue::to_str) {
         None | Some(Ok("precopy")) => false,
         Some(Ok("postcopy")) => true,
         _ => return Err(Refusal::new(StatusCode::BAD_REQUEST, "the mode is precopy or postcopy")),
     };
-    let offer = Offer { migration_id: migration_id.to_owned(), postcopy };
+    Ok((Offer { migration_id: migration_id.to_owned(), postcopy }, presented))
+}
+
+/// Takes a live stream request [`offer`] read: the `101` response to send, and the upgrade to await
+/// once it is sent.
+pub fn upgrade<B>(request: &mut Request<B>) -> (Response<Empty<Bytes>>, OnUpgrade) {
     let on_upgrade = hyper::upgrade::on(&mut *request);
     let mut response = Response::new(Empty::new());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     response.headers_mut().insert(CONNECTION, HeaderValue::from_static("upgrade"));
     response.headers_mut().insert(UPGRADE, HeaderValue::from_static(PROTOCOL));
-    Ok((offer, response, on_upgrade))
+    (response, on_upgrade)
 }
 
 /// Whether the comma-separated header `name` lists `token` (case-insensitively).
@@ -341,5 +362,16 @@ mod tests {
         assert_eq!(status(request(None, PROTOCOL, None)), Err(StatusCode::UNAUTHORIZED));
         assert_eq!(status(request(Some("s3cret"), "h2c", None)), Err(StatusCode::UPGRADE_REQUIRED));
         assert_eq!(status(request(Some("s3cret"), PROTOCOL, Some("fast"))), Err(StatusCode::BAD_REQUEST));
+    }
+
+    #[test]
+    fn an_offer_is_read_before_its_token_is_judged() {
+        let read = |r: Request<Empty<Bytes>>| offer(&r).map(|(o, token)| (o.postcopy, token)).map_err(|r| r.status);
+        assert_eq!(read(request(Some("k"), PROTOCOL, None)), Ok((false, Some("k".to_owned()))));
+        assert_eq!(read(request(None, PROTOCOL, Some("postcopy"))), Ok((true, None)));
+        assert_eq!(read(request(Some("k"), "h2c", None)), Err(StatusCode::UPGRADE_REQUIRED));
+        let mut get = request(Some("k"), PROTOCOL, None);
+        *get.method_mut() = Method::GET;
+        assert_eq!(read(get), Err(StatusCode::METHOD_NOT_ALLOWED));
     }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -54,6 +55,8 @@ pub struct SendOptions {
     /// Test hook: flips the byte at this offset of the stream after the source hashed it, as a
     /// corrupting link would. It exists to show that the ledger catches it.
     pub corrupt_byte_at: Option<u64>,
+    /// Also compute the stream's keyed digest (HMAC-SHA256) with this key, in the same pass.
+    pub digest_key: Option<DigestKey>,
 }
 
 impl Default for SendOptions {
@@ -64,6 +67,7 @@ impl Default for SendOptions {
             postcopy: false,
             timeout: Duration::from_secs(600),
             corrupt_byte_at: None,
+            digest_key: None,
         }
     }
 }
@@ -75,6 +79,9 @@ pub struct LiveSent {
     /// SHA-256 of the stream exactly as the source QEMU produced it, lower-case hex: the hash the
     /// source records on the ledger.
     pub hash: String,
+    /// HMAC-SHA256 of the same bytes with [`SendOptions::digest_key`], lower-case hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyed_digest: Option<String>,
     pub bytes: u64,
     /// From `migrate` to the end of the stream.
     pub elapsed_ms: u64,
@@ -143,8 +150,9 @@ where
     // The switchover's start, from QEMU's STOP event.
     let mut stopped_at = None;
     let mut went_postcopy = false;
-    let (hash, bytes) = {
-        let sending = send_stream(from_qemu, &mut frames, &mut pacer, options.corrupt_byte_at);
+    let (digest, bytes) = {
+        let digest = StreamDigest::new(options.digest_key.as_ref());
+        let sending = send_stream(from_qemu, &mut frames, &mut pacer, digest, options.corrupt_byte_at);
         tokio::pin!(sending);
         // QEMU may hold its big lock while it writes the stream, and answers QMP only once it has
         // written: a command is therefore never awaited on its own, only beside the stream.
@@ -185,7 +193,8 @@ where
     };
     let _ = SinkExt::<Bytes>::close(&mut frames).await;
     Ok(LiveSent {
-        hash,
+        hash: digest.hash,
+        keyed_digest: digest.keyed,
         bytes,
         elapsed_ms: millis(ended_at - started),
         received_bytes,
@@ -219,18 +228,18 @@ async fn send_stream<W>(
     mut from_qemu: OwnedReadHalf,
     frames: &mut FramedWrite<W, tokio_util::codec::LengthDelimitedCodec>,
     pacer: &mut Pacer,
+    mut hasher: StreamDigest,
     corrupt_byte_at: Option<u64>,
-) -> Result<(String, u64), Error>
+) -> Result<(Digests, u64), Error>
 where
     W: AsyncWrite + Unpin,
 {
-    let mut hasher = Sha256::new();
     let mut sent = 0u64;
     let mut buffer = vec![0u8; CHUNK];
     loop {
         let n = from_qemu.read(&mut buffer).await.map_err(Error::io("reading the source QEMU's stream"))?;
         if n == 0 {
-            return Ok((hex::encode(hasher.finalize()), sent));
+            return Ok((hasher.finish(), sent));
         }
         let mut chunk = buffer[..n].to_vec();
         hasher.update(&chunk);
@@ -275,11 +284,13 @@ pub struct ReceiveOptions {
     pub postcopy: bool,
     /// The longest the whole migration may take.
     pub timeout: Duration,
+    /// Also compute the keyed digest (HMAC-SHA256) of what arrives with this key, in the same pass.
+    pub digest_key: Option<DigestKey>,
 }
 
 impl Default for ReceiveOptions {
     fn default() -> Self {
-        ReceiveOptions { postcopy: false, timeout: Duration::from_secs(600) }
+        ReceiveOptions { postcopy: false, timeout: Duration::from_secs(600), digest_key: None }
     }
 }
 
@@ -312,6 +323,9 @@ pub struct LiveReceived {
     /// SHA-256 of the bytes exactly as they arrived, lower-case hex: the hash the destination
     /// confirms with.
     pub hash: String,
+    /// HMAC-SHA256 of the same bytes with [`ReceiveOptions::digest_key`], lower-case hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyed_digest: Option<String>,
     pub bytes: u64,
     #[serde(flatten)]
     pub end: StreamEnd,
@@ -410,8 +424,9 @@ where
     let mut writer = Task(tokio::spawn(write_frames(FramedWrite::new(link_out, Frame::codec()), queued)));
     let return_path = Task(tokio::spawn(return_path_from_destination(from_qemu, outgoing.clone())));
 
-    let receiving = receive_stream(FramedRead::new(link_in, Frame::codec()), to_qemu);
-    let (hash, bytes, end) = match tokio::time::timeout_at(deadline, receiving).await {
+    let digest = StreamDigest::new(options.digest_key.as_ref());
+    let receiving = receive_stream(FramedRead::new(link_in, Frame::codec()), to_qemu, digest);
+    let (digest, bytes, end) = match tokio::time::timeout_at(deadline, receiving).await {
         Ok(received) => received,
         Err(_) => return Err(Error::Timeout { what: "the live stream".to_owned(), after: options.timeout }),
     };
@@ -432,7 +447,8 @@ where
         (_, _) => Some("the stream is incomplete".to_owned()),
     };
     let received = LiveReceived {
-        hash,
+        hash: digest.hash,
+        keyed_digest: digest.keyed,
         bytes,
         end,
         load,
@@ -448,11 +464,11 @@ where
 async fn receive_stream<R>(
     mut frames: FramedRead<R, tokio_util::codec::LengthDelimitedCodec>,
     mut to_qemu: OwnedWriteHalf,
-) -> (String, u64, StreamEnd)
+    mut hasher: StreamDigest,
+) -> (Digests, u64, StreamEnd)
 where
     R: AsyncRead + Unpin,
 {
-    let mut hasher = Sha256::new();
     let mut received = 0u64;
     let mut qemu_reads = true;
     let end = loop {
@@ -476,7 +492,57 @@ where
     };
     // QEMU reads the stream's own end marker; closing our side only matters to a QEMU still waiting.
     let _ = to_qemu.shutdown().await;
-    (hex::encode(hasher.finalize()), received, end)
+    (hasher.finish(), received, end)
+}
+
+/// A key for a stream's keyed digest (the migration's transfer key). Its `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DigestKey(Vec<u8>);
+
+impl DigestKey {
+    pub fn new(key: impl Into<Vec<u8>>) -> Self {
+        DigestKey(key.into())
+    }
+}
+
+impl std::fmt::Debug for DigestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DigestKey(…)")
+    }
+}
+
+/// The SHA-256 of a stream and, with a key, its HMAC-SHA256, fed by the same pass over the bytes.
+struct StreamDigest {
+    hash: Sha256,
+    keyed: Option<Hmac<Sha256>>,
+}
+
+/// What a [`StreamDigest`] gives: lower-case hex.
+struct Digests {
+    hash: String,
+    keyed: Option<String>,
+}
+
+impl StreamDigest {
+    fn new(key: Option<&DigestKey>) -> Self {
+        // HMAC takes a key of any length.
+        let keyed = key.and_then(|k| Hmac::<Sha256>::new_from_slice(&k.0).ok());
+        StreamDigest { hash: Sha256::new(), keyed }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        self.hash.update(bytes);
+        if let Some(keyed) = &mut self.keyed {
+            keyed.update(bytes);
+        }
+    }
+
+    fn finish(self) -> Digests {
+        Digests {
+            hash: hex::encode(self.hash.finalize()),
+            keyed: self.keyed.map(|k| hex::encode(k.finalize().into_bytes())),
+        }
+    }
 }
 
 /// The destination QEMU's return path, as RETURN frames.
@@ -558,4 +624,23 @@ fn unix_uri(socket: &Path) -> String {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_keyed_digest_is_hmac_sha256_of_the_same_bytes() {
+        // RFC 4231, test case 2.
+        let mut digest = StreamDigest::new(Some(&DigestKey::new(*b"Jefe")));
+        for part in [&b"what do ya want "[..], b"for nothing?"] {
+            digest.update(part);
+        }
+        let digests = digest.finish();
+        assert_eq!(digests.keyed.as_deref(), Some("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"));
+        assert_eq!(digests.hash, hex::encode(Sha256::digest(b"what do ya want for nothing?")));
+        assert_eq!(StreamDigest::new(None).finish().keyed, None);
+        assert_eq!(format!("{:?}", DigestKey::new(*b"Jefe")), "DigestKey(…)");
+    }
 }

@@ -71,6 +71,9 @@ pub struct QemuConfig {
     pub initrd: PathBuf,
     /// The kernel command line.
     pub append: String,
+    /// A second QMP socket, for whoever drives this guest besides this crate (an operator's
+    /// tools, `vmledger migrate run --live --qmp SOCKET`): QEMU serves one client per monitor.
+    pub monitor: Option<PathBuf>,
 }
 
 impl QemuConfig {
@@ -86,6 +89,7 @@ impl QemuConfig {
             kernel: kernel.into(),
             initrd: initrd.into(),
             append: "console=ttyS0 quiet panic=-1".to_owned(),
+            monitor: None,
         }
     }
 
@@ -128,6 +132,9 @@ impl QemuConfig {
             "-qmp".to_owned(),
             format!("unix:{},server=on,wait=off", qmp_socket.display()),
         ]);
+        if let Some(monitor) = &self.monitor {
+            args.extend(["-qmp".to_owned(), format!("unix:{},server=on,wait=off", monitor.display())]);
+        }
         if role == Side::Destination {
             // Paused after the incoming migration until `cont`: the ledger's gate.
             args.extend(["-S", "-incoming", "defer"].map(str::to_owned));
@@ -387,5 +394,14 @@ mod tests {
         assert_eq!(tail, ["-S", "-incoming", "defer"]);
         assert!(destination.windows(2).any(|w| w[0] == "-qmp" && w[1] == "unix:/run/q.sock,server=on,wait=off"));
         assert!(destination.windows(2).any(|w| w[0] == "-accel" && w[1] == "tcg"));
+        assert_eq!(source.iter().filter(|a| *a == "-qmp").count(), 1);
+    }
+
+    #[test]
+    fn a_second_monitor_is_a_second_qmp_socket() {
+        let config = QemuConfig { monitor: Some(PathBuf::from("/run/ops.sock")), ..QemuConfig::new("/k", "/i") };
+        let args = config.args(Side::Source, Path::new("/run/q.sock"));
+        let sockets: Vec<&str> = args.windows(2).filter(|w| w[0] == "-qmp").map(|w| w[1].as_str()).collect();
+        assert_eq!(sockets, ["unix:/run/q.sock,server=on,wait=off", "unix:/run/ops.sock,server=on,wait=off"]);
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use qapi::futures::{QapiService, QmpStreamTokio};
 use qapi::qmp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::WriteHalf;
 use tokio::net::UnixStream;
 use tokio::sync::broadcast;
@@ -64,8 +64,8 @@ pub struct MigrationParameters {
 }
 
 /// What `query-migrate` says about a migration, in the units of a report.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct MigrationStats {
     /// QEMU's status, as QMP names it (`active`, `completed`, `failed`, …); `none` before any.
     pub status: String,

@@ -11,6 +11,10 @@
 //!
 //! Confirmed images are kept as `DIR/{migrationId}.img`; rejected ones as
 //! `DIR/{migrationId}.rejected` (the evidence).
+//!
+//! With a [`LiveConfig`] ([`Agent::with_live`]) the agent also takes running guests:
+//! `POST /migrations/{migrationId}/live` (see [`live`] for the checks and the gate), and
+//! `GET /migrations/{migrationId}/live` answers what became of one.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -36,6 +40,11 @@ use crate::gateway::millis;
 use crate::image::{StreamHasher, TransferKey};
 use crate::ledger::VmLedger;
 use crate::transfer::Receipt;
+use crate::workflow::live::LiveLedger;
+
+pub mod live;
+pub use crate::workflow::live::LiveReceipt;
+pub use live::LiveConfig;
 
 /// What the agent tells its host program (a log, a metrics counter). Called from the tasks serving
 /// uploads; the defaults do nothing.
@@ -46,6 +55,8 @@ pub trait AgentObserver: Send + Sync {
     fn refused(&self, _migration_id: &str, _problem: &Problem) {}
     /// Accepting a connection failed (the agent goes on).
     fn accept_failed(&self, _error: &std::io::Error) {}
+    /// A live stream was received and decided: resumed here, or discarded.
+    fn live(&self, _receipt: &LiveReceipt) {}
 }
 
 impl AgentObserver for () {}
@@ -59,6 +70,7 @@ pub struct Agent {
     lookup_timeout: Duration,
     receiving: Mutex<HashSet<String>>,
     observer: Arc<dyn AgentObserver>,
+    live: Option<live::LiveDestination>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -81,7 +93,15 @@ impl Agent {
     ) -> std::io::Result<Agent> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
-        Ok(Agent { chains, dir, lookup_timeout, receiving: Mutex::new(HashSet::new()), observer })
+        Ok(Agent { chains, dir, lookup_timeout, receiving: Mutex::new(HashSet::new()), observer, live: None })
+    }
+
+    /// Takes live migrations too: `ledger` is this member's (the key check, the Confirmation),
+    /// `config` how destination QEMUs start.
+    #[must_use]
+    pub fn with_live(mut self, ledger: Arc<dyn LiveLedger>, config: LiveConfig) -> Self {
+        self.live = Some(live::LiveDestination::new(ledger, config));
+        self
     }
 
     /// Serves uploads on `listener` until `shutdown` completes; each connection on its own task.
@@ -101,7 +121,9 @@ impl Agent {
                     let agent = agent.clone();
                     tokio::spawn(async move {
                         let service = service_fn(move |request| handle(agent.clone(), request));
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                        // Upgrades: the live route turns its connection into the live link.
+                        let _ =
+                            http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades().await;
                     });
                 }
                 () = &mut shutdown => return,
@@ -116,6 +138,8 @@ async fn handle(agent: Arc<Agent>, request: Request<Incoming>) -> Result<Answer,
     let path: Vec<String> = request.uri().path().trim_matches('/').split('/').map(str::to_owned).collect();
     let answer = match (request.method(), path.iter().map(String::as_str).collect::<Vec<_>>().as_slice()) {
         (&Method::GET, ["healthz"]) => json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
+        (&Method::GET, ["migrations", id, "live"]) => live::receipt(&agent, id).await,
+        (_, ["migrations", _, "live"]) => live::offer(agent.clone(), request).await,
         (&Method::PUT, ["migrations", id, "image"]) => {
             let id = (*id).to_owned();
             match receive(&agent, &id, request).await {

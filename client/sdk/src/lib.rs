@@ -61,3 +61,4 @@ pub use identity::Signer;
 pub use ledger::{Pages, PendingMigration, VmLedger};
 pub use members::{Member, Members, MembersError, Profile};
 pub use vmledger_contract as contract;
+pub use vmledger_hypervisor as hypervisor;

@@ -324,6 +324,14 @@ pub struct Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
+        // SIGTERM first: the agent then stops the QEMUs it started; SIGKILL if it lingers.
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

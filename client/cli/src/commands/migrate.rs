@@ -3,6 +3,7 @@
 
 use vmledger_client::image::{Rate, TransferKey};
 use vmledger_client::transfer::{self, Receipt, Transferred};
+use vmledger_client::workflow::live::{LiveObserver, LiveReport, LiveRun, LiveStage};
 use vmledger_client::workflow::migrate::{
     self as workflow, LedgerStep, MigrateRun as Run, RelayRecord, RunReport, TransferMode,
 };
@@ -275,6 +276,9 @@ async fn upload(
 
 /// `migrate run`: the SDK's workflow, with progress bars, then its report.
 async fn run_whole(ctx: &Ctx, args: MigrateRun) -> anyhow::Result<()> {
+    if args.live {
+        return run_live(ctx, args).await;
+    }
     let chains = ctx.chains()?;
     // Resolve the destination before anything is recorded, so a bad option leaves no Indication.
     let destination = match destination(&args.destination) {
@@ -286,10 +290,11 @@ async fn run_whole(ctx: &Ctx, args: MigrateRun) -> anyhow::Result<()> {
         }
         Target::Agent(url) => workflow::Destination::Agent { url },
     };
+    let image = args.image.ok_or_else(|| crate::exit::UsageError("give --image FILE (or --live)".into()))?;
     let run = Run {
         vm_id: args.vm,
         to_host: args.to_host,
-        image: args.image,
+        image,
         destination,
         rate_limit: args.rate_limit,
         relay_timeout: workflow::RELAY_TIMEOUT,
@@ -384,6 +389,92 @@ fn relay_record(record: Option<&RelayRecord>, scope: Scope) -> String {
         }
         (None, _) => "- (not seen from this member: not its chain, or the relay is behind)".to_owned(),
     }
+}
+
+/// `migrate run --live`: the SDK's live workflow, each step noted as it ends, then the report.
+async fn run_live(ctx: &Ctx, args: MigrateRun) -> anyhow::Result<()> {
+    let ledger = ctx.ledger()?;
+    let (Some(qmp), Some(agent)) = (args.qmp, args.destination.to_agent) else {
+        return Err(crate::exit::UsageError("--live needs --qmp SOCKET and --to-agent URL".into()).into());
+    };
+    let run = LiveRun {
+        rate_limit: args.rate_limit,
+        postcopy: args.postcopy,
+        downtime_limit_ms: args.downtime_limit,
+        decision_timeout: std::time::Duration::from_secs(args.decision_timeout),
+        corrupt_byte_at: args.test_corrupt_byte_at,
+        ..LiveRun::new(args.vm, args.to_host, qmp, &agent)
+    };
+    let report = run.run(&ledger, std::sync::Arc::new(LiveSteps(ctx.out))).await?;
+    ctx.out.show(&report, || describe_live(&report))?;
+    match report.status {
+        MigrationStatus::Confirmed => Ok(()),
+        MigrationStatus::Rejected => Err(Verdict::Rejected {
+            migration_id: report.migration_id.clone(),
+            recorded: report.stream_hash.clone(),
+            observed: report.observed_hash.clone().unwrap_or_default(),
+        }
+        .into()),
+        _ => Err(Verdict::Denied.into()),
+    }
+}
+
+/// Notes each step of a live run on stderr as it ends.
+struct LiveSteps(Output);
+
+impl LiveObserver for LiveSteps {
+    fn indicated(&self, migration_id: &str, accepted_ms: u64) {
+        self.0.note(&format!("indicated migration {migration_id} (orderer accepted after {accepted_ms} ms)"));
+    }
+
+    fn finished(&self, stage: LiveStage, ms: u64) {
+        self.0.note(&format!("{}: {ms} ms", wire(&stage)));
+    }
+}
+
+fn describe_live(r: &LiveReport) -> String {
+    let step = |s: &LedgerStep| {
+        format!(
+            "{} ms (endorse {} + submit {} + commit {}; block {})",
+            s.client_ms, s.timings.endorse_ms, s.timings.submit_ms, s.timings.commit_ms, s.block_number
+        )
+    };
+    let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
+    let mut pairs = vec![
+        ("migration", format!("{} of VM {}: {}", r.migration_id, r.vm_id, wire(&r.status).to_uppercase())),
+        ("guest runs at", wire(&r.running_at)),
+        (
+            "ledger: Migrate (live)",
+            format!("{} (orderer accepted after {} ms)", step(&r.indicate), r.indicate_accepted_ms),
+        ),
+        (
+            "stream",
+            format!(
+                "{} ms, {} bytes, {:.1} Mbit/s{}{}",
+                r.stream_ms,
+                r.stream_bytes,
+                r.stream_megabits_per_second,
+                r.rate_limit_megabits_per_second.map(|m| format!(" (cap {m:.1} Mbit/s)")).unwrap_or_default(),
+                if r.postcopy { ", post-copy" } else { "" }
+            ),
+        ),
+        ("stream sha256", r.stream_hash.clone()),
+        ("ledger: RecordStreamHash", step(&r.record)),
+        ("Confirmation seen", format!("{} ms after the stream's hash committed", r.confirmation_wait_ms)),
+        ("quit/cont at source", format!("{} ms", r.resume_ms)),
+        ("total", format!("{} ms", r.total_ms)),
+        ("QEMU downtime", ms(r.qemu_downtime_ms)),
+        ("gated pause", format!("{} (source STOP -> decision)", ms(r.gated_pause_ms))),
+        ("host pause", format!("{} (source STOP -> destination cont, by the agent)", ms(r.host_pause_ms))),
+        ("ledger's addition", format!("{} ms (RecordStreamHash + Confirmation, on the pause)", r.ledger_pause_ms)),
+    ];
+    if r.status == MigrationStatus::Rejected {
+        pairs.push((
+            "REJECTED",
+            format!("observed {} != recorded {}", r.observed_hash.clone().unwrap_or_default(), r.stream_hash),
+        ));
+    }
+    fields(&pairs)
 }
 
 /// Exit 4 when the ledger recorded a rejection.

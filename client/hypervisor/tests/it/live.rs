@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use vmledger_hypervisor::qmp::RunState;
-use vmledger_hypervisor::{Error, Load, Qemu, ReceiveOptions, SendOptions, Side, StreamEnd};
+use vmledger_hypervisor::{DigestKey, Error, Load, Qemu, ReceiveOptions, SendOptions, Side, StreamEnd};
 
 use crate::guest::{Workload, last_tick, tail, ticks, wait_for_tick};
 use crate::support::{
@@ -22,6 +22,7 @@ async fn then_the_guest_goes_on_at_the_destination(counting: Counting, migrated:
     assert_eq!(received.bytes, sent.bytes);
     assert_eq!(sent.received_bytes, Some(sent.bytes));
     assert_eq!(received.hash, sent.hash, "both ends hash the same stream");
+    assert_eq!(received.keyed_digest, sent.keyed_digest, "and key it alike");
     assert!(sent.qemu.completed(), "{:?}", sent.qemu);
     assert_eq!(counting.source.qmp().status().await?, RunState::postmigrate);
 
@@ -48,7 +49,9 @@ async fn then_the_guest_goes_on_at_the_destination(counting: Counting, migrated:
 #[ignore = "starts QEMU: cargo test -p vmledger-hypervisor -- --ignored"]
 async fn a_running_guest_moves_unthrottled_and_keeps_counting() -> anyhow::Result<()> {
     let counting = given_a_counting_guest(128, Workload::dirtying(4, 16)).await?;
-    let migrated = when_it_migrates(&counting, SendOptions::default()).await?;
+    let key = Some(DigestKey::new(*b"the migration's transfer key, 32"));
+    let migrated = when_it_migrates(&counting, SendOptions { digest_key: key, ..Default::default() }).await?;
+    assert_eq!(migrated.sent.keyed_digest.as_ref().map(String::len), Some(64));
     then_the_guest_goes_on_at_the_destination(counting, migrated).await
 }
 
@@ -116,7 +119,7 @@ async fn a_cut_link_leaves_a_truncated_stream_that_cannot_run_and_a_source_that_
     let (source_link, destination_link) = linked(false).await?;
     let cut = Cut { inner: source_link, left: 2 << 20 };
     let send = SendOptions { timeout: MIGRATION, ..Default::default() };
-    let receive = ReceiveOptions { postcopy: false, timeout: MIGRATION };
+    let receive = ReceiveOptions { postcopy: false, timeout: MIGRATION, ..Default::default() };
     let (sent, received) = tokio::join!(
         vmledger_hypervisor::send_live(counting.source.qmp(), cut, &send),
         vmledger_hypervisor::receive_live(destination_link, destination, &receive),

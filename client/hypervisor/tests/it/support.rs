@@ -57,7 +57,7 @@ pub(crate) async fn when_it_migrates(counting: &Counting, send: SendOptions) -> 
     let postcopy = send.postcopy;
     let destination = Qemu::start(&counting.config, Side::Destination).await?;
     let (source_link, destination_link) = linked(postcopy).await?;
-    let receive = ReceiveOptions { postcopy, timeout: MIGRATION };
+    let receive = ReceiveOptions { postcopy, timeout: MIGRATION, digest_key: send.digest_key.clone() };
     let send = SendOptions { timeout: MIGRATION, ..send };
     let (sent, received) = tokio::join!(
         vmledger_hypervisor::send_live(counting.source.qmp(), source_link, &send),

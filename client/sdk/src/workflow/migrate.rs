@@ -126,7 +126,7 @@ pub struct LedgerStep {
 }
 
 impl LedgerStep {
-    fn of<T>(c: &Committed<T>) -> Self {
+    pub(crate) fn of<T>(c: &Committed<T>) -> Self {
         LedgerStep { tx_id: c.tx_id.clone(), block_number: c.block_number, timings: c.timings, client_ms: c.client_ms }
     }
 }

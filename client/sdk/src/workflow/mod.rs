@@ -2,6 +2,8 @@
 //!
 //! - [`migrate`]: a whole migration (hash → Indication → transfer while it commits → Confirmation),
 //!   with a timing report and progress through an [`migrate::Observer`];
+//! - [`live`]: a running guest's live migration, gated by the ledger (Indication → stream →
+//!   `RecordStreamHash` → the destination's Confirmation → quit or resume at the source);
 //! - [`placement`]: where a VM may go, checked by the contract, best fit first;
 //! - [`apply`]: bring the ledger to a federation described as data, idempotently.
 //!
@@ -9,5 +11,6 @@
 //! listing's bookmarks page by page, and [`crate::rows`] flattens records for CSV and tables.
 
 pub mod apply;
+pub mod live;
 pub mod migrate;
 pub mod placement;

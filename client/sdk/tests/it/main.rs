@@ -4,5 +4,6 @@
 mod errors;
 mod events;
 mod gateway;
+mod live;
 mod relay;
 mod workflow;

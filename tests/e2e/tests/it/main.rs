@@ -9,6 +9,7 @@ mod events;
 mod exit_codes;
 mod history;
 mod integrity;
+mod live;
 mod migration;
 mod multichain;
 mod outcomes;
