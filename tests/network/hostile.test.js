@@ -185,6 +185,13 @@ describe('hostile members of a 3-member federation', { timeout: 900000 }, () => 
         indication(v.id, tokyo, v.imageHash, transferKey()), { on: 'org2', at: beforeArrival }), 'CONFLICT');
       assert.match(err.message, /before the VM's arrival on its host/);
       assert.deepEqual(await everywhere([['GetVm', { id: v.id }], ['GetAllocation', { id: tokyo }]]), arrived);
+
+      // So B's stay is billed from the true Confirmation on, not from 400 days before nor for nothing.
+      const usage = await fabric.query('org2', 'operator', 'Usage',
+        { cloudId: cloudB, from: indicatedAt, to: new Date(Date.now() + 60000).toISOString() });
+      const billed = usage.vms.find((u) => u.vmId === v.id);
+      assert.ok(billed && billed.durationMs > 0, JSON.stringify(usage));
+      assert.ok(billed.durationMs <= Date.now() - Date.parse(done.closedAt) + 60000, JSON.stringify(billed));
     });
   });
 
@@ -226,6 +233,11 @@ describe('hostile members of a 3-member federation', { timeout: 900000 }, () => 
         const long = await refusedWith(fabric.propose('org1', 'manager', 'RegisterHost', { ...under, id: id('org1.long') }),
           'INVALID_ARGUMENT');
         assert.equal(long.details.field, 'organizations');
+
+        // A billing report reads one bounded period: over a year is refused before anything is read.
+        const year = await refusedWith(fabric.propose('org2', 'operator', 'Usage',
+          { cloudId: cloudA, from: '2000-01-01T00:00:00Z', to: '2026-01-01T00:00:00Z' }, { on: 'org1' }), 'INVALID_ARGUMENT');
+        assert.equal(year.details.field, 'to');
 
         for (const hostId of [stallId, id('org1.long')]) {
           for (const p of fabric.network.peers) {
@@ -365,6 +377,16 @@ describe('hostile members of a 3-member federation', { timeout: 900000 }, () => 
       assert.deepEqual(await fabric.query('org3', 'operator', 'GetHost', { id: tokyo }), host);
     });
 
+    test('a member cannot write on another member\'s local chain: its peer refuses the proposal', async () => {
+      const local = fabric.peerOf('org1').localChannel;
+      const err = await fabric.propose('org2', 'operator', 'Ping', {}, { on: 'org1', channel: local }).then(
+        (ok) => assert.fail(`org2 wrote on ${local}: ${JSON.stringify(ok)}`), (e) => e);
+      assert.ok(!(err instanceof ContractError), err.message);
+      assert.match(err.message, /access denied/);
+      // Its own member's operator may (the control).
+      assert.ok((await fabric.propose('org1', 'operator', 'Ping', {}, { channel: local })).result.txId);
+    });
+
     test('a host may not move to a country a resident VM\'s regulation forbids', async () => {
       const v = vm('vm-resident', 1);
       await given(v);
@@ -408,6 +430,13 @@ describe('hostile members of a 3-member federation', { timeout: 900000 }, () => 
       await invalid('org1', 'manager', 'RegisterHost',
         { id: hostId, cloudId: cloudA, country: 'JP', organizations: orgs, capacity: resources(8) },
         'organizations', 'GetHost', hostId, '33 organisations; at most 32');
+    });
+
+    test('a price past its cap, where costs could overflow', async () => {
+      const cloudId = id('org1.priced');
+      const prices = { currency: 'EUR', cpuCoreHour: 1e12 + 1, memoryGibHour: 1, networkMbpsHour: 1, ioMbpsHour: 1 };
+      await invalid('org1', 'manager', 'RegisterCloud', { id: cloudId, name: 'Priced', prices }, 'prices.cpuCoreHour',
+        'GetCloud', cloudId, '1000000000001');
     });
 
     test('9007199254740993 (2^53 + 1) is refused as it was written, not rounded', async () => {
