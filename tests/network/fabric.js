@@ -189,7 +189,50 @@ class Fabric {
     }
     return { txId, result: answer.payload.length ? JSON.parse(answer.payload) : undefined, ms };
   }
+
+  /**
+   * Commit what colluding members running a modified contract could: a transaction whose only effect
+   * is WRITES ([{key, value}], values as JSON) on CHANNEL, endorsed by the peers of ENDORSERS (orgN
+   * names; signed with those peers' own keys, which their members hold), made and signed by AS of
+   * ORG and broadcast through ORG's orderer. Resolves to {txId, status} once ORG's peer has committed
+   * it (status: the validation code, VALID when its writes were applied).
+   */
+  async forge(org, as, writes, { endorsers, channel = this.network.channel } = {}) {
+    const {
+      broadcast, endorse, forgedTransaction, identity, signedProposal, validationCodeOf,
+    } = require('./proposal');
+    const { chaincode } = this.network;
+    const home = this.peerOf(org);
+    const creator = identity(home.mspId, this.mspOf(org, as));
+    // Any proposal its own peer endorses gives the transaction's frame (header, proposal hash).
+    const { signed, txId, proposal } = await signedProposal({
+      id: creator, channel, chaincode, fn: 'Ping', argument: '{}', at: new Date(),
+    });
+    const honest = await endorse(home, signed);
+    if (honest.status >= 400) throw new Error(`${org}'s peer did not endorse the frame: ${honest.message}`);
+    const peers = endorsers.map((o) => identity(this.peerOf(o).mspId, peerMspOf(this.peerOf(o))));
+    const envelope = await forgedTransaction({
+      proposal, endorsed: honest.endorsed, chaincode, writes, endorsers: peers, creator,
+    });
+    const orderer = this.network.orderers.find((o) => o.channel === channel && o.mspId === home.mspId);
+    await broadcast(orderer, envelope);
+    for (const until = Date.now() + 60000; Date.now() < until;) {
+      const { signed: ask } = await signedProposal({
+        id: creator, channel, chaincode: 'qscc', fn: 'GetTransactionByID', argument: [channel, txId], at: new Date(),
+      });
+      const found = await endorse(home, ask);
+      if (found.status === 200) return { txId, status: validationCodeOf(found.payload) };
+      await new Promise((resolve) => { setTimeout(resolve, 250); });
+    }
+    throw new Error(`transaction ${txId} was not committed on ${org}'s peer within 60 s`);
+  }
 }
+
+/**
+ * The MSP folder of a member's peer node (its signing identity): beside the member's users, as
+ * network/net/src/layout.rs lays a member out (orgs/orgN/users/admin/msp, orgs/orgN/nodes/peer0/msp).
+ */
+const peerMspOf = (peerNode) => path.join(peerNode.adminMsp, '..', '..', '..', 'nodes', 'peer0', 'msp');
 
 /** How the peer CLI reports a transaction's commit, valid or not. */
 const COMMITTED = /txid \[([0-9a-f]{64})\] committed with status \((\w+)\)/;

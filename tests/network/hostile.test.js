@@ -275,6 +275,57 @@ describe('hostile members of a 3-member federation', { timeout: 900000 }, () => 
         assert.equal((await fabric.invoke('org2', 'operator', 'ConfirmMigration', confirm)).status, 'VALID');
         assert.equal((await fabric.query('org3', 'operator', 'GetVm', { id: v.id })).hostId, london);
       });
+
+    test('a modified contract\'s write to the third\'s host, endorsed by the other two peers, is invalidated',
+      async () => {
+        // Org2 and org3 run a contract that writes what they like: their peers sign it (their members
+        // hold those keys). Here it moves org1's host to Germany.
+        const hostId = id('org1.forged-at');
+        await fabric.invoke('org1', 'manager', 'RegisterHost',
+          { id: hostId, cloudId: cloudA, country: 'JP', organizations: ['CompanyA'], capacity: resources(4) });
+        const before = await everywhere([['GetHost', { id: hostId }]]);
+        const moved = [{ key: `host/${hostId}`, value: { ...before[`org1 GetHost {"id":"${hostId}"}`], country: 'DE' } }];
+        const colluded = await fabric.forge('org2', 'operator', moved, { endorsers: ['org2', 'org3'] });
+        assert.equal(colluded.status, 'ENDORSEMENT_POLICY_FAILURE');
+        assert.deepEqual(await everywhere([['GetHost', { id: hostId }]]), before);
+        // The same forged transaction with org1's peer among its endorsers is applied: what was
+        // missing above is the owner's endorsement, and nothing else.
+        const owned = await fabric.forge('org2', 'operator', moved, { endorsers: ['org1', 'org2', 'org3'] });
+        assert.equal(owned.status, 'VALID');
+        assert.equal((await fabric.query('org3', 'operator', 'GetHost', { id: hostId })).country, 'DE');
+      });
+
+    test('two members of three cannot create records in the third\'s name', {
+      todo: 'a record not written yet is governed by the chaincode\'s MAJORITY policy: two of three members '
+        + 'running a modified contract create a cloud in org1\'s namespace and a stay that bills org1\'s VM',
+    }, async () => {
+      const v = vm('vm-billed', 1);
+      await given(v);
+      // A stay of org1's VM on org2's host for the last 20 days, that never happened, and a cloud in
+      // org1's namespace bound to Org1MSP, that org1 never registered.
+      const to = new Date();
+      const from = new Date(to.getTime() - 20 * DAY_MS);
+      const forgedTx = sha256(`forged ${RUN_ID}`);
+      const timeKey = (t) => `${t.toISOString().slice(0, 19)}.${t.toISOString().slice(20, 23)}000000Z`;
+      const stayKey = `residency/${v.id}/${timeKey(from)}/${forgedTx}`;
+      const months = [...new Set([from, to].map((t) => t.toISOString().slice(0, 7)))];
+      const forgedCloud = id('org1.forged');
+      const writes = [
+        { key: stayKey, value: { vmId: v.id, operatorCloudId: cloudA, cloudId: cloudB, hostId: london,
+          from: from.toISOString(), to: to.toISOString(), requirements: v.requirements, openedByTx: forgedTx } },
+        ...months.map((month) => ({
+          key: `index/residency-by-cloud-month/${cloudB}/${month}/${timeKey(from)}/${v.id}/${forgedTx}`, value: stayKey,
+        })),
+        { key: `cloud/${forgedCloud}`, value: { id: forgedCloud, name: 'Not org1', mspId: 'Org1MSP',
+          registeredAt: to.toISOString() } },
+      ];
+      const forged = await fabric.forge('org2', 'operator', writes, { endorsers: ['org2', 'org3'] });
+      const usage = await fabric.query('org1', 'operator', 'Usage',
+        { cloudId: cloudB, from: new Date(from.getTime() - DAY_MS).toISOString(), to: new Date().toISOString() });
+      const cloud = await fabric.query('org1', 'operator', 'GetCloud', { id: forgedCloud }).catch((e) => e.code);
+      assert.deepEqual({ status: forged.status, billed: usage.vms.filter((u) => u.vmId === v.id), cloud },
+        { status: 'ENDORSEMENT_POLICY_FAILURE', billed: [], cloud: 'NOT_FOUND' });
+    });
   });
 
   describe('locking a host', () => {

@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const grpc = require('@grpc/grpc-js');
-const { common, msp, peer } = require('@hyperledger/fabric-protos');
+const { common, ledger, msp, orderer, peer } = require('@hyperledger/fabric-protos');
 const { Timestamp } = require('google-protobuf/google/protobuf/timestamp_pb');
 
 const { newOpenSslSigner } = require('../../network/proxy/src/signer');
@@ -40,8 +40,8 @@ function timestampOf(date) {
 }
 
 /**
- * A signed proposal to call FN(ARGUMENT) of CHAINCODE on CHANNEL as ID, dated AT (a Date).
- * Returns {signed, txId}.
+ * A signed proposal to call FN(ARGUMENT) of CHAINCODE on CHANNEL as ID, dated AT (a Date); ARGUMENT
+ * is one string, or a list of them (a system chaincode's arguments). Returns {signed, txId, proposal}.
  */
 async function signedProposal({ id, channel, chaincode, fn, argument, at }) {
   const creator = new msp.SerializedIdentity();
@@ -71,7 +71,7 @@ async function signedProposal({ id, channel, chaincode, fn, argument, at }) {
   header.setSignatureHeader(signatureHeader.serializeBinary());
 
   const input = new peer.ChaincodeInput();
-  input.setArgsList([Buffer.from(fn), Buffer.from(argument)]);
+  input.setArgsList([fn, ...[argument].flat()].map((a) => Buffer.from(a)));
   const spec = new peer.ChaincodeSpec();
   spec.setChaincodeId(chaincodeId);
   spec.setInput(input);
@@ -87,7 +87,7 @@ async function signedProposal({ id, channel, chaincode, fn, argument, at }) {
   const signed = new peer.SignedProposal();
   signed.setProposalBytes(proposalBytes);
   signed.setSignature(await id.sign(proposalBytes));
-  return { signed, txId };
+  return { signed, txId, proposal };
 }
 
 /**
@@ -113,9 +113,100 @@ function endorse(peerNode, signed, timeoutMs = 60000) {
         status: response.getStatus(),
         message: response.getMessage(),
         payload: Buffer.from(response.getPayload_asU8()),
+        endorsed: answer,
       });
     });
   });
 }
 
-module.exports = { endorse, identity, signedProposal };
+/**
+ * What colluding members running a modified contract would endorse: the transaction of PROPOSAL (as
+ * one of their peers answered it, ENDORSED) with its writes replaced by WRITES ([{key, value}] on
+ * CHAINCODE), each ENDORSERS' peer identity signing the forged result, the whole signed by CREATOR
+ * (who made the proposal). Returns the Envelope to broadcast.
+ */
+async function forgedTransaction({ proposal, endorsed, chaincode, writes, endorsers, creator }) {
+  const kv = new ledger.rwset.kvrwset.KVRWSet();
+  kv.setWritesList(writes.map(({ key, value }) => {
+    const write = new ledger.rwset.kvrwset.KVWrite();
+    write.setKey(key);
+    write.setValue(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)));
+    return write;
+  }));
+  const ns = new ledger.rwset.NsReadWriteSet();
+  ns.setNamespace(chaincode);
+  ns.setRwset(kv.serializeBinary());
+  const results = new ledger.rwset.TxReadWriteSet();
+  results.setDataModel(ledger.rwset.TxReadWriteSet.DataModel.KV);
+  results.setNsRwsetList([ns]);
+
+  const responsePayload = peer.ProposalResponsePayload.deserializeBinary(endorsed.getPayload_asU8());
+  const action = peer.ChaincodeAction.deserializeBinary(responsePayload.getExtension_asU8());
+  action.setResults(results.serializeBinary());
+  responsePayload.setExtension$(action.serializeBinary());
+  const responseBytes = responsePayload.serializeBinary();
+
+  const endorsements = await Promise.all(endorsers.map(async (id) => {
+    const endorser = new msp.SerializedIdentity();
+    endorser.setMspid(id.mspId);
+    endorser.setIdBytes(id.certificate);
+    const endorserBytes = endorser.serializeBinary();
+    const endorsement = new peer.Endorsement();
+    endorsement.setEndorser(endorserBytes);
+    endorsement.setSignature(await id.sign(Buffer.concat([responseBytes, endorserBytes])));
+    return endorsement;
+  }));
+  const endorsedAction = new peer.ChaincodeEndorsedAction();
+  endorsedAction.setProposalResponsePayload(responseBytes);
+  endorsedAction.setEndorsementsList(endorsements);
+  const actionPayload = new peer.ChaincodeActionPayload();
+  actionPayload.setChaincodeProposalPayload(proposal.getPayload_asU8());
+  actionPayload.setAction(endorsedAction);
+
+  const header = common.Header.deserializeBinary(proposal.getHeader_asU8());
+  const transactionAction = new peer.TransactionAction();
+  transactionAction.setHeader(header.getSignatureHeader_asU8());
+  transactionAction.setPayload(actionPayload.serializeBinary());
+  const transaction = new peer.Transaction();
+  transaction.setActionsList([transactionAction]);
+  const payload = new common.Payload();
+  payload.setHeader(header);
+  payload.setData(transaction.serializeBinary());
+  const payloadBytes = payload.serializeBinary();
+  const envelope = new common.Envelope();
+  envelope.setPayload(payloadBytes);
+  envelope.setSignature(await creator.sign(payloadBytes));
+  return envelope;
+}
+
+/** Sends ENVELOPE to the orderer at ENDPOINT (TLS, trusting TLSCA); resolves when it accepted it. */
+function broadcast({ endpoint, tlsCa }, envelope, timeoutMs = 30000) {
+  const client = new orderer.AtomicBroadcastClient(endpoint, grpc.credentials.createSsl(fs.readFileSync(tlsCa)), {
+    // Every node's TLS certificate also names localhost: TLS checks that name, not the IP address.
+    'grpc.ssl_target_name_override': 'localhost',
+    'grpc.default_authority': 'localhost',
+  });
+  return new Promise((resolve, reject) => {
+    const stream = client.broadcast({ deadline: Date.now() + timeoutMs });
+    const done = (err, value) => {
+      stream.end();
+      client.close();
+      if (err) reject(err); else resolve(value);
+    };
+    stream.on('data', (answer) => {
+      const status = answer.getStatus();
+      if (status === common.Status.SUCCESS) done(undefined, status);
+      else done(new Error(`the orderer refused the transaction: ${status} ${answer.getInfo()}`));
+    });
+    stream.on('error', (err) => done(err));
+    stream.write(envelope);
+  });
+}
+
+/** The validation code (TxValidationCode's name) of a committed transaction, from qscc's ProcessedTransaction. */
+function validationCodeOf(processedTransactionBytes) {
+  const code = peer.ProcessedTransaction.deserializeBinary(processedTransactionBytes).getValidationcode();
+  return Object.keys(peer.TxValidationCode).find((name) => peer.TxValidationCode[name] === code);
+}
+
+module.exports = { broadcast, endorse, forgedTransaction, identity, signedProposal, validationCodeOf };
