@@ -210,7 +210,7 @@ class Fabric {
     });
     const honest = await endorse(home, signed);
     if (honest.status >= 400) throw new Error(`${org}'s peer did not endorse the frame: ${honest.message}`);
-    const peers = endorsers.map((o) => identity(this.peerOf(o).mspId, peerMspOf(this.peerOf(o))));
+    const peers = endorsers.map((o) => identity(this.peerOf(o).mspId, this.peerOf(o).nodeMsp));
     const envelope = await forgedTransaction({
       proposal, endorsed: honest.endorsed, chaincode, writes, endorsers: peers, creator,
     });
@@ -227,12 +227,6 @@ class Fabric {
     throw new Error(`transaction ${txId} was not committed on ${org}'s peer within 60 s`);
   }
 }
-
-/**
- * The MSP folder of a member's peer node (its signing identity): beside the member's users, as
- * network/net/src/layout.rs lays a member out (orgs/orgN/users/admin/msp, orgs/orgN/nodes/peer0/msp).
- */
-const peerMspOf = (peerNode) => path.join(peerNode.adminMsp, '..', '..', '..', 'nodes', 'peer0', 'msp');
 
 /** How the peer CLI reports a transaction's commit, valid or not. */
 const COMMITTED = /txid \[([0-9a-f]{64})\] committed with status \((\w+)\)/;
