@@ -273,5 +273,5 @@ async function vmledgerNet(args, env = {}) {
 }
 
 module.exports = {
-  ContractError, Fabric, ROOT, confirmation, indication, loadNetwork, parseContractError, transferKey, vmledgerNet,
+  ContractError, Fabric, ROOT, RUN, confirmation, indication, loadNetwork, parseContractError, transferKey, vmledgerNet,
 };

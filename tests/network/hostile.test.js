@@ -9,8 +9,11 @@
  *      before its Indication inside the window, refused by the contract (CONFLICT);
  *   2. stalling a member's chaincode with an oversized request: refused at once, a Ping right
  *      after answers within a small bound;
- *   3. collusion: two members of three endorse a write to the third's assets: invalidated at
- *      commit (ENDORSEMENT_POLICY_FAILURE), while two of three suffice where no member owns the key;
+ *   3. collusion: two members of three endorse a write to the third's assets — the contract's own
+ *      Confirmation without its owner, or what a modified contract writes, signed by their peers:
+ *      invalidated at commit (ENDORSEMENT_POLICY_FAILURE), while two of three suffice where no
+ *      member owns the key. Not refused yet, and kept as a todo test: the same two creating new
+ *      records in the third's name (a cloud in its namespace, a stay that bills its VM);
  *   4. locking a host: the destination declines (no tamper evidence); an Indication expires at its
  *      deadline and frees its reservation; no Confirmation without the transfer key;
  *   5. squatting another member's names; moving a host where a resident VM may not be;
@@ -30,7 +33,7 @@ const path = require('node:path');
 const { after, before, describe, test } = require('node:test');
 
 const {
-  ContractError, Fabric, confirmation, indication, loadNetwork, transferKey, vmledgerNet,
+  ContractError, Fabric, RUN, confirmation, indication, loadNetwork, transferKey, vmledgerNet,
 } = require('./fabric');
 
 const RUN_ID = `${Date.now().toString(36)}${crypto.randomBytes(2).toString('hex')}`;
@@ -60,11 +63,9 @@ async function refusedByPeer(promise, pattern) {
 
 const cloudA = id('org1.cloud-a');
 const cloudB = id('org2.cloud-b');
-const cloudC = id('org3.cloud-c');
 const tokyo = id('org1.a-tokyo');
 const london = id('org2.b-london');
 const small = id('org2.b-small');
-const manchester = id('org3.c-manchester');
 /** Regulated to Japan and Britain, any organisation. */
 const jpOrGb = { countries: ['JP', 'GB'], organizations: 'All' };
 
@@ -90,7 +91,7 @@ describe('hostile members of a 3-member federation', { timeout: 900000 }, () => 
     })();
     if (main && main.peers.length >= 3) {
       fabric = new Fabric(main);
-      run = process.env.VMLEDGER_NET_RUN ?? path.join(__dirname, '..', '..', 'network', 'run');
+      run = RUN;
     } else {
       run = fs.mkdtempSync(path.join(os.tmpdir(), 'vmledger-hostile-'));
       own = { VMLEDGER_NET_RUN: run };
@@ -98,10 +99,10 @@ describe('hostile members of a 3-member federation', { timeout: 900000 }, () => 
       await vmledgerNet(['up', '--orgs', '3', '--base-port', String(base)], own);
       fabric = new Fabric(loadNetwork(run));
     }
+    // Org3 owns nothing here: it is the third member, whose peer endorses with org2's.
     await Promise.all([
       fabric.invoke('org1', 'manager', 'RegisterCloud', { id: cloudA, name: 'A' }),
       fabric.invoke('org2', 'manager', 'RegisterCloud', { id: cloudB, name: 'B' }),
-      fabric.invoke('org3', 'manager', 'RegisterCloud', { id: cloudC, name: 'C' }),
     ]);
     const host = (hostId, cloudId, country, organization, cpu) => ({
       id: hostId, cloudId, country, organizations: [organization], capacity: resources(cpu),
@@ -110,7 +111,6 @@ describe('hostile members of a 3-member federation', { timeout: 900000 }, () => 
       fabric.invoke('org1', 'manager', 'RegisterHost', host(tokyo, cloudA, 'JP', 'CompanyA', 64)),
       fabric.invoke('org2', 'manager', 'RegisterHost', host(london, cloudB, 'GB', 'CompanyB', 64)),
       fabric.invoke('org2', 'manager', 'RegisterHost', host(small, cloudB, 'GB', 'CompanyB', 4)),
-      fabric.invoke('org3', 'manager', 'RegisterHost', host(manchester, cloudC, 'GB', 'CompanyC', 64)),
     ]);
   });
 
