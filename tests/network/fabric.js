@@ -65,11 +65,18 @@ class Fabric {
     return peer;
   }
 
-  /** AS: an identity's name (admin, manager, operator, relay) or {msp: folder} for any other. */
-  env(org, as) {
+  /** The MSP folder of AS: an identity's name (admin, manager, operator, relay) or {msp: folder} for any other. */
+  mspOf(org, as) {
     const peer = this.peerOf(org);
     const msp = typeof as === 'object' ? as.msp : as === 'admin' ? peer.adminMsp : peer.identities[as];
     if (!msp) throw new Error(`member ${org} has no identity ${as}`);
+    return msp;
+  }
+
+  /** The peer CLI's environment as AS of ORG (see mspOf). */
+  env(org, as) {
+    const peer = this.peerOf(org);
+    const msp = this.mspOf(org, as);
     return {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -114,41 +121,129 @@ class Fabric {
     }
   }
 
-  /** Evaluate a read-only function on ORG's peer; returns the parsed JSON answer. */
+  /** Evaluate a read-only function on ORG's peer; returns the parsed JSON answer. ARG: an object, or its JSON text. */
   async query(org, as, fn, arg = {}, channel = this.network.channel) {
     const { stdout } = await this.peer(org, as, ['chaincode', 'query', '-C', channel,
-      '-n', this.network.chaincode, '-c', JSON.stringify({ Args: [fn, JSON.stringify(arg)] })]);
+      '-n', this.network.chaincode, '-c', JSON.stringify({ Args: [fn, argumentText(arg)] })]);
     return JSON.parse(stdout);
   }
 
   /** The raw bytes of an evaluated answer (to compare members' answers byte for byte). */
   async queryText(org, as, fn, arg = {}, channel = this.network.channel) {
     const { stdout } = await this.peer(org, as, ['chaincode', 'query', '-C', channel,
-      '-n', this.network.chaincode, '-c', JSON.stringify({ Args: [fn, JSON.stringify(arg)] })]);
+      '-n', this.network.chaincode, '-c', JSON.stringify({ Args: [fn, argumentText(arg)] })]);
     return stdout;
   }
 
   /**
    * Submit a transaction endorsed by every peer of the channel (the federation: every member's; a
-   * local channel: its member's), through one of ORG's orderers of that channel, and wait until
-   * ORG's peer commits it. Returns {txId, status} (status: the validation code, VALID when recorded).
+   * local channel: its member's), or only by the members ENDORSERS lists (orgN names), through one
+   * of ORG's orderers of that channel, and wait until ORG's peer commits it. Returns {txId, status}
+   * (status: the validation code, VALID when recorded; an invalidated transaction is returned too,
+   * with its code, e.g. ENDORSEMENT_POLICY_FAILURE). ARG: an object, or its JSON text.
    */
-  async invoke(org, as, fn, arg = {}, channel = this.network.channel) {
+  async invoke(org, as, fn, arg = {}, channel = this.network.channel, { endorsers } = {}) {
     const orderer = this.network.orderers.find((o) => o.channel === channel && o.mspId === this.peerOf(org).mspId);
     if (!orderer) throw new Error(`${org} runs no orderer of ${channel}`);
     const args = ['chaincode', 'invoke', '-o', orderer.endpoint, '--tls', '--cafile', orderer.tlsCa,
       '-C', channel, '-n', this.network.chaincode,
-      '-c', JSON.stringify({ Args: [fn, JSON.stringify(arg)] }), '--waitForEvent', '--waitForEventTimeout', '60s'];
-    const endorsers = channel === this.network.channel
+      '-c', JSON.stringify({ Args: [fn, argumentText(arg)] }), '--waitForEvent', '--waitForEventTimeout', '60s'];
+    const ofChannel = channel === this.network.channel
       ? this.network.peers : this.network.peers.filter((p) => p.localChannel === channel);
-    for (const p of endorsers) args.push('--peerAddresses', p.endpoint, '--tlsRootCertFiles', p.tlsRootCert);
-    const { stdout, stderr } = await this.peer(org, as, args);
-    const text = `${stderr}${stdout}`;
-    const committed = /txid \[([0-9a-f]{64})\] committed with status \((\w+)\)/.exec(text);
+    const chosen = endorsers ? endorsers.map((o) => this.peerOf(o)) : ofChannel;
+    for (const p of chosen) args.push('--peerAddresses', p.endpoint, '--tlsRootCertFiles', p.tlsRootCert);
+    let text;
+    try {
+      const { stdout, stderr } = await this.peer(org, as, args);
+      text = `${stderr}${stdout}`;
+    } catch (err) {
+      // The CLI fails on an invalidated transaction, after saying how it was committed.
+      if (err instanceof ContractError || !COMMITTED.test(err.message)) throw err;
+      text = err.message;
+    }
+    const committed = COMMITTED.exec(text);
     if (!committed) throw new Error(`no commit status in the peer CLI output:\n${text}`);
     return { txId: committed[1], status: committed[2] };
   }
+
+  /**
+   * Endorse FN(ARG) on the peer of ON (default ORG) with a proposal built and signed here as AS of
+   * ORG, dated AT (default now): see proposal.js. Nothing is ordered. Resolves to {txId, result, ms}
+   * when the peer endorses; rejects with the ContractError of a refusal by the contract, or with the
+   * peer's own gRPC error when it refuses the proposal itself (its time, its signature).
+   */
+  async propose(org, as, fn, arg = {}, { on = org, at = new Date(), channel = this.network.channel } = {}) {
+    const { endorse, identity, signedProposal } = require('./proposal');
+    const id = identity(this.peerOf(org).mspId, this.mspOf(org, as));
+    const { signed, txId } = await signedProposal({
+      id, channel, chaincode: this.network.chaincode, fn, argument: argumentText(arg), at,
+    });
+    const target = this.peerOf(on);
+    const started = process.hrtime.bigint();
+    const answer = await endorse(target, signed);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    if (answer.status >= 400) {
+      const wire = wireError(answer.message);
+      if (wire) throw Object.assign(new ContractError(wire, answer.message), { ms });
+      throw new Error(`${on}'s peer answered ${answer.status}: ${answer.message}`);
+    }
+    return { txId, result: answer.payload.length ? JSON.parse(answer.payload) : undefined, ms };
+  }
+
+  /**
+   * Commit what colluding members running a modified contract could: a transaction whose only effect
+   * is WRITES ([{key, value}], values as JSON) on CHANNEL, endorsed by the peers of ENDORSERS (orgN
+   * names; signed with those peers' own keys, which their members hold), made and signed by AS of
+   * ORG and broadcast through ORG's orderer. Resolves to {txId, status} once ORG's peer has committed
+   * it (status: the validation code, VALID when its writes were applied).
+   */
+  async forge(org, as, writes, { endorsers, channel = this.network.channel } = {}) {
+    const {
+      broadcast, endorse, forgedTransaction, identity, signedProposal, validationCodeOf,
+    } = require('./proposal');
+    const { chaincode } = this.network;
+    const home = this.peerOf(org);
+    const creator = identity(home.mspId, this.mspOf(org, as));
+    // Any proposal its own peer endorses gives the transaction's frame (header, proposal hash).
+    const { signed, txId, proposal } = await signedProposal({
+      id: creator, channel, chaincode, fn: 'Ping', argument: '{}', at: new Date(),
+    });
+    const honest = await endorse(home, signed);
+    if (honest.status >= 400) throw new Error(`${org}'s peer did not endorse the frame: ${honest.message}`);
+    const peers = endorsers.map((o) => identity(this.peerOf(o).mspId, this.peerOf(o).nodeMsp));
+    const envelope = await forgedTransaction({
+      proposal, endorsed: honest.endorsed, chaincode, writes, endorsers: peers, creator,
+    });
+    const orderer = this.network.orderers.find((o) => o.channel === channel && o.mspId === home.mspId);
+    await broadcast(orderer, envelope);
+    for (const until = Date.now() + 60000; Date.now() < until;) {
+      const { signed: ask } = await signedProposal({
+        id: creator, channel, chaincode: 'qscc', fn: 'GetTransactionByID', argument: [channel, txId], at: new Date(),
+      });
+      const found = await endorse(home, ask);
+      if (found.status === 200) return { txId, status: validationCodeOf(found.payload) };
+      await new Promise((resolve) => { setTimeout(resolve, 250); });
+    }
+    throw new Error(`transaction ${txId} was not committed on ${org}'s peer within 60 s`);
+  }
 }
+
+/** How the peer CLI reports a transaction's commit, valid or not. */
+const COMMITTED = /txid \[([0-9a-f]{64})\] committed with status \((\w+)\)/;
+
+/** The contract's refusal in a peer's answer: its wire JSON as it is, or inside the peer's words. */
+function wireError(message) {
+  try {
+    const wire = JSON.parse(message);
+    if (wire && typeof wire.code === 'string') return wire;
+  } catch {
+    // not only the contract's JSON
+  }
+  return parseContractError(message);
+}
+
+/** A contract argument as sent: an object as JSON, a string as it is (for JSON no object gives). */
+const argumentText = (arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg));
 
 /**
  * A migration's transfer key as a source draws it (32 random bytes), with what the Indication records
@@ -178,5 +273,5 @@ async function vmledgerNet(args, env = {}) {
 }
 
 module.exports = {
-  ContractError, Fabric, ROOT, confirmation, indication, loadNetwork, parseContractError, transferKey, vmledgerNet,
+  ContractError, Fabric, ROOT, RUN, confirmation, indication, loadNetwork, parseContractError, transferKey, vmledgerNet,
 };

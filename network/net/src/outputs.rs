@@ -139,6 +139,8 @@ fn network_description(net: &Net) -> Value {
                 "chaincodeServer": net.address(n, net.ports(n).chaincode()),
                 "localChannel": local_channel(&m.org()),
                 "adminMsp": org.user_msp("admin"),
+                // The peer's own signing identity: tests sign endorsements with it, as its member can.
+                "nodeMsp": org.node("peer0").join("msp"),
                 "identities": APPLICATION_IDENTITIES.iter().map(|i| (i.to_string(), org.user_msp(i))).collect::<BTreeMap<_, _>>(),
             })
         })
