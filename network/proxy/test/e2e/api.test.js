@@ -46,7 +46,10 @@ describe('gateway REST proxy on the real network', () => {
     member = network.members[0];
     own = (name) => `${member.mspId.toLowerCase().replace(/msp$/, '')}.e2e-${RUN}-${name}`;
     Object.assign(ids, {
-      cloud: own('cloud'), hostDe: own('h-de'), hostUs: own('h-us'), hostSmall: own('h-small'), hostDe2: own('h-de2'),
+      // The VM's home cloud, and a second cloud of the same member: a migration between the two is
+      // recorded on the federation (one inside a cloud goes to the member's local chain).
+      cloud: own('cloud'), cloud2: own('cloud2'),
+      hostDe: own('h-de'), hostUs: own('h-us'), hostSmall: own('h-small'), hostDe2: own('h-de2'),
       vm: `e2e-${RUN}-vm`,
     });
     proxy = await startProxy(proxyConfig(network, member));
@@ -163,14 +166,15 @@ describe('gateway REST proxy on the real network', () => {
       scenarioStartHeight = (await manager.info()).height;
     });
 
-    it('registers a cloud, its hosts and a VM (manager identity)', async () => {
+    it('registers two clouds, their hosts and a VM (manager identity)', async () => {
       const cloud = await expectOk(await manager.submit('RegisterCloud', { id: ids.cloud, name: 'E2E cloud' }));
       assert.equal(cloud.result.id, ids.cloud);
       assert.equal(cloud.result.mspId, member.mspId);
-      for (const [id, country, capacity] of [[ids.hostDe, 'DE', caps(16, 65536)], [ids.hostUs, 'US', caps(16, 65536)],
-        [ids.hostSmall, 'DE', caps(1, 1024)]]) {
+      await expectOk(await manager.submit('RegisterCloud', { id: ids.cloud2, name: 'E2E cloud 2' }));
+      for (const [id, cloudId, country, capacity] of [[ids.hostDe, ids.cloud, 'DE', caps(16, 65536)],
+        [ids.hostUs, ids.cloud2, 'US', caps(16, 65536)], [ids.hostSmall, ids.cloud2, 'DE', caps(1, 1024)]]) {
         await expectOk(await manager.submit('RegisterHost', {
-          id, cloudId: ids.cloud, country, organizations: ['E2E Org'], capacity,
+          id, cloudId, country, organizations: ['E2E Org'], capacity,
         }));
       }
       const vm = await expectOk(await manager.submit('RegisterVm', {
@@ -245,7 +249,8 @@ describe('gateway REST proxy on the real network', () => {
   describe('chaincode events over SSE', () => {
     const ours = (messages) => messages.filter((m) => String(m.data?.payload?.id ?? '').includes(`e2e-${RUN}-`));
     const expected = () => [
-      ['CloudRegistered', ids.cloud], ['HostRegistered', ids.hostDe], ['HostRegistered', ids.hostUs],
+      ['CloudRegistered', ids.cloud], ['CloudRegistered', ids.cloud2], ['HostRegistered', ids.hostDe],
+      ['HostRegistered', ids.hostUs],
       ['HostRegistered', ids.hostSmall], ['VmRegistered', ids.vm],
     ];
 
@@ -312,7 +317,7 @@ describe('gateway REST proxy on the real network', () => {
     it('submits and evaluates with the input object as the body', async () => {
       const a = typed(member.apiKeys.manager);
       const host = await expectOk(await a.post('/v1/transactions/RegisterHost', {
-        id: ids.hostDe2, cloudId: ids.cloud, country: 'DE', organizations: ['E2E Org'], capacity: caps(8, 8192),
+        id: ids.hostDe2, cloudId: ids.cloud2, country: 'DE', organizations: ['E2E Org'], capacity: caps(8, 8192),
       }));
       assert.equal(host.validationCode, 'VALID');
       assert.equal(host.result.id, ids.hostDe2);
