@@ -13,27 +13,34 @@ fn a_vm_that_went_and_came_back_has_two_migrations_page_by_page() {
     s.migrate_through_folder(&vm, &s.host_b, &image, &landing, &s.org_b).run().expect(exit::OK);
     s.migrate_through_folder(&vm, &s.host_a, &image, &landing, &s.org_a).run().expect(exit::OK);
 
-    let first =
-        s.cli_a("operator").args(["--json", "history", "vm", &vm, "--page-size", "1"]).run().expect(exit::OK).json();
-    assert_eq!(first["items"].as_array().expect("items").len(), 1);
-    assert_eq!(first["items"][0]["destination"]["hostId"], s.host_b.as_str());
+    // A VM's trail: every move on both chains, oldest first, with the federation's stays.
+    let trail =
+        s.cli_a("operator").args(["--json", "history", "vm", &vm, "--residencies"]).run().expect(exit::OK).json();
+    let moves = trail["moves"].as_array().expect("moves");
+    assert_eq!(moves.len(), 2, "{trail}");
+    assert_eq!(moves[0]["migration"]["destination"]["hostId"], s.host_b.as_str());
+    assert_eq!(moves[1]["migration"]["destination"]["hostId"], s.host_a.as_str());
+    assert!(moves.iter().all(|m| m["chain"] == "federation"), "between clouds: the federation's");
+    assert_eq!(trail["residencies"].as_array().expect("stays").len(), 3);
+
+    // A cloud's migrations, page by page.
+    let first = s
+        .cli_b("operator")
+        .args(["--json", "history", "cloud", &s.cloud_b, "--from", "-1h", "--page-size", "1"])
+        .run()
+        .expect(exit::OK)
+        .json();
+    let items = first["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1);
     let bookmark = first["bookmark"].as_str().expect("a second page").to_owned();
     let second = s
-        .cli_a("operator")
-        .args(["--json", "history", "vm", &vm, "--page-size", "1", "--bookmark", &bookmark])
+        .cli_b("operator")
+        .args(["--json", "history", "cloud", &s.cloud_b, "--from", "-1h", "--page-size", "1", "--bookmark", &bookmark])
         .run()
         .expect(exit::OK)
         .json();
-    assert_eq!(second["items"][0]["destination"]["hostId"], s.host_a.as_str());
-
-    let all = s
-        .cli_a("operator")
-        .args(["--json", "history", "vm", &vm, "--page-size", "1", "--all", "--residencies"])
-        .run()
-        .expect(exit::OK)
-        .json();
-    assert_eq!(all["migrations"]["items"].as_array().expect("items").len(), 2);
-    assert_eq!(all["history"]["residencies"].as_array().expect("stays").len(), 3);
+    assert_eq!(second["items"].as_array().expect("items").len(), 1);
+    assert_ne!(second["items"][0]["id"], items[0]["id"], "the second page goes on");
 
     let of_b = s
         .cli_b("operator")
