@@ -22,8 +22,10 @@ use crate::msg::{
     RecordStreamHash, RegisterCloud, RegisterHost, RegisterVm, SetRegulation, UpdateHost, Usage,
 };
 use crate::ownership::{own, require_own_namespace};
+use crate::placement::{HostState, ListAvailabilityChanges, PlaceVm, PlacementReport, SetHostAvailability};
 use crate::policy::residency_denials;
-use crate::{clock, migration, msg, query, state, stays, validate};
+use crate::reputation::{GetReputation, Reputation};
+use crate::{clock, migration, msg, placement, query, reputation, state, stays, validate};
 
 // The contract's functions and events: one entry each. Adding a transaction is one entry here
 // (and its handler below); the dispatch, `vocabulary::FUNCTIONS`, the chaincode host's Fabric
@@ -109,6 +111,21 @@ crate::vocabulary::transactions! {
     GetLocalRecord: Evaluate chains::get_local_record(MigrationRef) -> LocalRecords,
         emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
         "What a member's local chain holds of an inter-cloud migration: its Leave, its Arrival.";
+    SetHostAvailability: Submit placement::set_host_availability(SetHostAvailability) -> HostState,
+        emits [HostAvailabilityChanged], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, LEDGER],
+        "A host's member reports it up, draining or down (and its utilisation): recorded only when it changes, with its time. Needs the manager role.";
+    GetHostState: Evaluate placement::get_host_state(ById) -> HostState,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "A host's availability now (up when never reported).";
+    ListAvailabilityChanges: Evaluate placement::list_availability_changes(ListAvailabilityChanges) -> Page<HostState>,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "The recorded changes of a host's availability in [from, to), oldest first, a page at a time: when it was down.";
+    PlaceVm: Evaluate placement::place_vm(PlaceVm) -> PlacementReport,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "Where a VM (or a shape under a regulation) may go: the federation's eligible hosts ranked by a strategy (round-robin, least-loaded, hash, best-fit), and every other host with its reasons.";
+    GetReputation: Evaluate reputation::get_reputation(GetReputation) -> Reputation,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "How a cloud's migrations ended over a period (default 30 days), as destination and as source, with the migrations behind each figure, its mean time to confirm and its score.";
 }
 
 crate::vocabulary::events! {
@@ -126,6 +143,7 @@ crate::vocabulary::events! {
     StreamRecorded(Migration), "A live migration's stream ended; its hash is recorded.";
     VmLeft(LocalRecord), "On a local chain: a VM left the member's cloud (BASICS' Leave).";
     VmArrived(LocalRecord), "On a local chain: a VM arrived in the member's cloud (BASICS' Arrival).";
+    HostAvailabilityChanged(HostState), "A host's member reported it up, draining or down.";
 }
 
 fn decode<T: DeserializeOwned>(argument: &str) -> Result<T> {

@@ -37,8 +37,10 @@ pub mod migration;
 pub mod model;
 pub mod msg;
 pub mod ownership;
+pub mod placement;
 pub mod policy;
 pub mod query;
+pub mod reputation;
 #[cfg(any(test, feature = "schema"))]
 pub mod schema;
 pub mod state;

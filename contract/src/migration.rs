@@ -28,7 +28,7 @@ use crate::model::{
 };
 use crate::ownership::own;
 use crate::policy::residency_denials;
-use crate::{msg, state, stays, validate};
+use crate::{msg, placement, state, stays, validate};
 
 /// The member (MSP id) of the cloud a host belongs to.
 pub(crate) async fn member_of_cloud(ledger: &impl Ledger, cloud_id: &str) -> Result<Cloud> {
@@ -109,6 +109,9 @@ pub(crate) async fn assess(ledger: &impl Ledger, input: &msg::Migrate) -> Result
             host_id: destination.id.clone(),
             reasons: denials,
         });
+    }
+    if let Some(unavailable) = placement::refuse_unavailable(ledger, &destination).await? {
+        violations.push(unavailable);
     }
     let short = shortfalls(&destination.capacity, &destination_allocation, &vm.requirements);
     if !short.is_empty() {
@@ -203,6 +206,7 @@ pub async fn migrate(ledger: &impl Ledger, input: msg::Migrate) -> Result<Migrat
         ledger.put(&index, &key).await?;
         own(ledger, &index, &parties).await?;
     }
+    placement::count_indication(ledger, &destination.id, &migration.id, &destination_member.msp_id).await?;
     emit(ledger, Emit::MigrationIndicated(&migration))?;
     Ok(migration)
 }

@@ -20,6 +20,9 @@
 //! | `index/vm-by-host/{hostId}/{vmId}`               | VM key, while the VM runs there |
 //! | `reservation/{hostId}/{expiresAt}/{migrationId}` | [`Resources`](crate::model::Resources) an Indication reserves, until its deadline |
 //! | `ping/{txId}`                                    | [`Pong`](crate::model::Pong)   |
+//! | `host-state/{hostId}`                            | [`HostState`](crate::placement::HostState): its availability now (absent: up) |
+//! | `index/availability-by-host/{hostId}/{at}/{txId}` | [`HostState`](crate::placement::HostState) as each change recorded it |
+//! | `placed/{hostId}`                                | [`Placements`](crate::placement::Placements): Indications into the host, the round-robin cursor |
 //!
 //! Who must endorse a change of each key (Fabric's key-level endorsement policies) is set where the
 //! key is written; [`crate::ownership`] says who owns what.
@@ -111,6 +114,25 @@ pub fn reservation(host_id: &str, expires_at: &Timestamp, migration_id: &str) ->
 /// The calendar month (UTC) of a time, as in [`residency_by_cloud_month`]: `2026-11`.
 pub fn month_key(t: &Timestamp) -> String {
     t.format("%Y-%m").to_string()
+}
+
+pub fn host_state(host_id: &str) -> String {
+    format!("host-state/{host_id}")
+}
+
+pub fn availability_by_host(host_id: &str, at: &Timestamp, tx_id: &str) -> String {
+    format!("{}{}/{tx_id}", availability_of_host(host_id), time_key(at))
+}
+
+pub fn placed(host_id: &str) -> String {
+    format!("placed/{host_id}")
+}
+
+/// Every host record: placement scans them in id order.
+pub const HOSTS: &str = "host/";
+
+pub fn availability_of_host(host_id: &str) -> String {
+    format!("index/availability-by-host/{host_id}/")
 }
 
 /// Prefixes of the indexes, for range reads.

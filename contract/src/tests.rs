@@ -1670,6 +1670,11 @@ mod properties {
                 "Usage",
                 json!({ "cloudId": "org2.cloud-b", "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z" }),
             ),
+            ("SetHostAvailability", json!({ "hostId": "org2.b-gb-1", "availability": "draining" })),
+            ("GetHostState", json!({ "id": "org2.b-gb-1" })),
+            ("ListAvailabilityChanges", json!({ "hostId": "org2.b-gb-1" })),
+            ("PlaceVm", json!({ "vmId": "vm1", "strategy": "best-fit", "limit": 3 })),
+            ("GetReputation", json!({ "cloudId": "org2.cloud-b" })),
         ]
     }
 
@@ -1726,3 +1731,5 @@ mod properties {
         }
     }
 }
+
+mod placement;

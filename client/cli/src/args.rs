@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vmledger_client::image::Rate;
+use vmledger_contract::placement::{Availability, Strategy};
 
 use crate::output::Format;
 use crate::when::When;
@@ -126,6 +127,12 @@ pub(crate) enum Command {
         after_help = "Examples:\n  vmledger --member org2 history cloud cloud-b --from -1w\n  vmledger --member org2 history vm vm-003 --residencies"
     )]
     History(HistoryCommand),
+    /// Where a VM should go: the federation's eligible hosts ranked by a strategy, and every other
+    /// host with its reasons (the contract's PlaceVm; exit 3 when no host is eligible).
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 place vm-003\n  vmledger --member org1 place vm-003 --strategy round-robin --limit 3 --min-reputation 900 -o json"
+    )]
+    Place(PlaceArgs),
     /// What a cloud hosted over a period: the billing report.
     #[command(
         after_help = "Examples:\n  vmledger --member org2 usage --cloud cloud-b --from -1d\n  vmledger --member org2 usage --cloud cloud-b --from 2026-11-01 --to 2026-12-01 -o csv > november.csv"
@@ -268,6 +275,23 @@ pub(crate) enum CloudCommand {
     /// Show a cloud.
     #[command(after_help = "Examples:\n  vmledger --member org1 cloud show cloud-b")]
     Show { id: String },
+    /// How a cloud's migrations ended (confirmed, rejected, declined, expired; as destination and as
+    /// source), its mean time to confirm and its score, with the migrations behind each figure.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 cloud reputation org2.cloud-b\n  vmledger --member org1 cloud reputation org2.cloud-b --from -90d -o json"
+    )]
+    Reputation(CloudReputation),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CloudReputation {
+    pub(crate) id: String,
+    /// Start (inclusive): RFC 3339, a date, `now`, or relative (-2h, -7d) [default: 30 days before --to].
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) from: Option<When>,
+    /// End (exclusive) [default: now].
+    #[arg(long, allow_hyphen_values = true)]
+    pub(crate) to: Option<When>,
 }
 
 #[derive(Debug, Args)]
@@ -311,6 +335,24 @@ pub(crate) enum HostCommand {
         after_help = "Examples:\n  vmledger --member org1 host list --cloud cloud-b\n  vmledger --member org1 host list --cloud cloud-b --all -o csv"
     )]
     List(HostList),
+    /// Report a host up, draining or down (needs the manager identity); recorded only when it changes.
+    #[command(
+        after_help = "Examples:\n  vmledger --member org2 --as manager host availability org2.b-london-1 draining --reason \"retiring\"\n  vmledger --member org2 --as manager host availability org2.b-london-1 up --utilization 35"
+    )]
+    Availability(HostAvailability),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HostAvailability {
+    pub(crate) id: String,
+    /// `up`, `draining` (keeps what it has, takes nothing new) or `down`.
+    #[arg(value_parser = parse_availability)]
+    pub(crate) availability: Availability,
+    /// The host's utilisation as the cloud measures it, 0-100.
+    #[arg(long, value_name = "PERCENT")]
+    pub(crate) utilization: Option<u8>,
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -462,12 +504,6 @@ pub(crate) enum MigrateCommand {
         after_help = "Examples:\n  vmledger --member org1 migrate check --vm vm-003 --to-host b-frankfurt-1    # exit 3 when denied"
     )]
     Check(MigrateCheck),
-    /// Where may a VM go? Checks every host of the clouds named, best fit first, with the reasons for
-    /// the others.
-    #[command(
-        after_help = "Examples:\n  vmledger --member org1 migrate place --vm vm-003 --cloud cloud-a,cloud-b\n  vmledger --member org1 migrate place --vm vm-003 --cloud cloud-b -o csv"
-    )]
-    Place(MigratePlace),
     /// Record the Indication (`Migrate`): the image's hash and the destination host.
     #[command(
         after_help = "Examples:\n  vmledger --member org1 migrate start --vm vm-003 --to-host b-london-1 --image vm.raw --no-wait"
@@ -524,15 +560,6 @@ pub(crate) struct MigrateCheck {
     pub(crate) to_host: String,
     #[arg(long, value_name = "HEX")]
     pub(crate) image_hash: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct MigratePlace {
-    #[arg(long)]
-    pub(crate) vm: String,
-    /// Clouds whose hosts to consider (repeat, or separate with commas).
-    #[arg(long = "cloud", required = true, value_delimiter = ',')]
-    pub(crate) clouds: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -617,8 +644,14 @@ pub(crate) struct MigrateRun {
     #[arg(long)]
     pub(crate) vm: String,
     /// The destination host.
-    #[arg(long, value_name = "HOST")]
-    pub(crate) to_host: String,
+    #[arg(long, value_name = "HOST", required_unless_present = "auto", conflicts_with = "auto")]
+    pub(crate) to_host: Option<String>,
+    /// Let placement pick the destination: the first host `vmledger place` ranks.
+    #[arg(long)]
+    pub(crate) auto: bool,
+    /// With --auto: how placement ranks the hosts.
+    #[arg(long, value_name = "STRATEGY", requires = "auto", value_parser = parse_strategy, default_value = "least-loaded")]
+    pub(crate) strategy: Strategy,
     /// The VM's image (raw or qcow2): hashed, then sent.
     #[arg(long, value_name = "FILE", required_unless_present = "live")]
     pub(crate) image: Option<PathBuf>,
@@ -721,6 +754,33 @@ pub(crate) struct UsageArgs {
     /// End (exclusive) [default: now].
     #[arg(long, allow_hyphen_values = true)]
     pub(crate) to: Option<When>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PlaceArgs {
+    pub(crate) vm: String,
+    /// round-robin, least-loaded, hash or best-fit.
+    #[arg(long, value_name = "STRATEGY", value_parser = parse_strategy, default_value = "least-loaded")]
+    pub(crate) strategy: Strategy,
+    /// Show at most this many ranked hosts.
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<u32>,
+    /// Leave out clouds whose reputation score (per mille, `cloud reputation`) is lower or unknown.
+    #[arg(long, value_name = "SCORE")]
+    pub(crate) min_reputation: Option<u32>,
+}
+
+/// A wire name of the contract's (`round-robin`, `down`, …) as its type: the names are the contract's.
+fn parse_wire<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| e.to_string())
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    parse_wire(s)
+}
+
+fn parse_availability(s: &str) -> Result<Availability, String> {
+    parse_wire(s)
 }
 
 #[derive(Debug, Args)]

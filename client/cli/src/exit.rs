@@ -57,6 +57,9 @@ pub(crate) fn code_of(error: &anyhow::Error) -> u8 {
                 TransferError::Io { .. } | TransferError::Protocol { .. } => FAILURE,
             };
         }
+        if let Some(vmledger_client::workflow::placement::PickError::NoHost(_)) = cause.downcast_ref() {
+            return DENIED;
+        }
         if let Some(vmledger_client::workflow::apply::ApplyError::Connection { .. }) = cause.downcast_ref() {
             return USAGE;
         }

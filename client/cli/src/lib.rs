@@ -21,7 +21,8 @@ mod when;
 
 use args::{Cli, Command};
 use commands::{
-    agent, apply, bench, cloud, completion, context as contexts, events, hash, history, host, migrate, tx, usage, vm,
+    agent, apply, bench, cloud, completion, context as contexts, events, hash, history, host, migrate, place, tx,
+    usage, vm,
 };
 use context::Ctx;
 use output::Output;
@@ -54,6 +55,7 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Vm(c) => vm::run(ctx, c).await,
         Command::Migrate(c) => migrate::run(ctx, c).await,
         Command::History(c) => history::run(ctx, c).await,
+        Command::Place(a) => place::run(ctx, a).await,
         Command::Usage(a) => usage::run(ctx, a).await,
         Command::Events(a) => events::run(ctx, a).await,
         Command::Tx(a) => tx::run(ctx, a).await,

@@ -14,6 +14,8 @@ use vmledger_contract::model::{
     VmHistory,
 };
 use vmledger_contract::msg;
+use vmledger_contract::placement::{HostState, ListAvailabilityChanges, PlaceVm, PlacementReport, SetHostAvailability};
+use vmledger_contract::reputation::{GetReputation, Reputation};
 use vmledger_contract::vocabulary::{Call, calls};
 
 use crate::error::{Error, Result};
@@ -340,6 +342,49 @@ impl VmLedger {
     /// `NOT_FOUND` (cloud), `INVALID_ARGUMENT` (period).
     pub async fn usage(&self, input: &msg::Usage) -> Result<UsageReport> {
         self.evaluate::<calls::Usage>(input).await
+    }
+
+    // ---- placement and reputation ---------------------------------------------------------------
+
+    /// `SetHostAvailability`: the host's member reports it up, draining or down. Needs the manager role.
+    ///
+    /// # Errors
+    /// `UNAUTHORIZED` (another member's host, or not a manager), `CONFLICT` (no change, or a time
+    /// before the last change), `NOT_FOUND`, `INVALID_ARGUMENT`.
+    pub async fn set_host_availability(&self, input: &SetHostAvailability) -> Result<Committed<HostState>> {
+        self.submit::<calls::SetHostAvailability>(input).await
+    }
+
+    /// `GetHostState`: a host's availability now.
+    ///
+    /// # Errors
+    /// `NOT_FOUND`, `INVALID_ARGUMENT`.
+    pub async fn get_host_state(&self, id: &str) -> Result<HostState> {
+        self.evaluate::<calls::GetHostState>(&by_id(id)).await
+    }
+
+    /// `ListAvailabilityChanges`: one page of a host's recorded availability changes.
+    ///
+    /// # Errors
+    /// `NOT_FOUND`, `INVALID_ARGUMENT`.
+    pub async fn list_availability_changes(&self, input: &ListAvailabilityChanges) -> Result<Page<HostState>> {
+        self.evaluate::<calls::ListAvailabilityChanges>(input).await
+    }
+
+    /// `PlaceVm`: the eligible hosts ranked by a strategy, and every other host with its reasons.
+    ///
+    /// # Errors
+    /// `NOT_FOUND` (VM), `INVALID_ARGUMENT`.
+    pub async fn place_vm(&self, input: &PlaceVm) -> Result<PlacementReport> {
+        self.evaluate::<calls::PlaceVm>(input).await
+    }
+
+    /// `GetReputation`: how a cloud's migrations ended over a period, with the records behind it.
+    ///
+    /// # Errors
+    /// `NOT_FOUND` (cloud), `INVALID_ARGUMENT` (period).
+    pub async fn get_reputation(&self, input: &GetReputation) -> Result<Reputation> {
+        self.evaluate::<calls::GetReputation>(input).await
     }
 }
 

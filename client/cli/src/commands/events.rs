@@ -92,6 +92,9 @@ fn line(e: &ChaincodeEvent) -> String {
             r.host_id,
             short(&r.migration_id)
         ),
+        ContractEvent::HostAvailabilityChanged(s) => {
+            format!("host {} of {} is {}", s.host_id, s.cloud_id, s.availability.wire())
+        }
     };
     format!("{:>8}  {:<20} {}  (tx {})", e.id, e.event_name, what, short(&e.tx_id))
 }

@@ -1,7 +1,8 @@
-//! `vmledger host register|update|show|list`.
+//! `vmledger host register|update|show|list|availability`.
 
 use vmledger_contract::model::{Host, Page};
 use vmledger_contract::msg;
+use vmledger_contract::placement::SetHostAvailability;
 
 use crate::args::HostCommand;
 use crate::context::Ctx;
@@ -52,6 +53,26 @@ pub(crate) async fn run(ctx: &Ctx, command: HostCommand) -> anyhow::Result<()> {
                     committed.block_number,
                     committed.tx_id,
                     describe(&committed.result)
+                )
+            })
+        }
+        HostCommand::Availability(args) => {
+            let input = SetHostAvailability {
+                host_id: args.id,
+                availability: args.availability,
+                utilization_percent: args.utilization,
+                reason: args.reason,
+            };
+            let committed = ledger.set_host_availability(&input).await?;
+            let state = &committed.result;
+            ctx.out.show(&committed, || {
+                format!(
+                    "host {} is {} since {} (block {}, tx {})",
+                    state.host_id,
+                    state.availability.wire(),
+                    state.since.as_ref().map(crate::output::time).unwrap_or_default(),
+                    committed.block_number,
+                    committed.tx_id
                 )
             })
         }

@@ -7,11 +7,11 @@ use vmledger_client::workflow::live::{LiveObserver, LiveReport, LiveRun, LiveSta
 use vmledger_client::workflow::migrate::{
     self as workflow, LedgerStep, MigrateRun as Run, RelayRecord, RunReport, TransferMode,
 };
-use vmledger_client::workflow::placement::{self, Candidate};
+use vmledger_client::workflow::placement::{self, Ask};
 use vmledger_contract::model::{Migration, MigrationCheck, MigrationStatus, Scope};
 use vmledger_contract::msg;
 
-use crate::args::{Destination, MigrateCommand, MigratePlace, MigrateRun, MigrateSend};
+use crate::args::{Destination, MigrateCommand, MigrateRun, MigrateSend};
 use crate::context::Ctx;
 use crate::exit::Verdict;
 use crate::output::{Output, fields, opt_time, resources, time, wire};
@@ -32,7 +32,6 @@ pub(crate) async fn run(ctx: &Ctx, command: MigrateCommand) -> anyhow::Result<()
             ctx.out.show(&check, || describe_check(&check))?;
             if check.permitted { Ok(()) } else { Err(Verdict::Denied.into()) }
         }
-        MigrateCommand::Place(args) => place(ctx, args).await,
         MigrateCommand::Start(args) => {
             let chains = ctx.chains()?;
             let ledger = chains.for_migration(&args.vm, &args.to_host).await?.ledger;
@@ -169,66 +168,6 @@ async fn send(ctx: &Ctx, args: MigrateSend) -> anyhow::Result<()> {
     }
 }
 
-/// A placement candidate as a CSV row.
-#[derive(serde::Serialize)]
-struct PlaceRow {
-    host: String,
-    cloud: String,
-    country: String,
-    organizations: String,
-    permitted: bool,
-    slack: f64,
-    reasons: String,
-}
-
-fn place_row(c: &Candidate) -> PlaceRow {
-    PlaceRow {
-        host: c.host.id.clone(),
-        cloud: c.host.cloud_id.clone(),
-        country: c.host.country.clone(),
-        organizations: c.host.organizations.join(";"),
-        permitted: c.permitted,
-        slack: (c.slack * 1000.0).round() / 1000.0,
-        reasons: c.violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
-    }
-}
-
-/// `migrate place`: the SDK's placement, best fit first.
-async fn place(ctx: &Ctx, args: MigratePlace) -> anyhow::Result<()> {
-    let found = placement::place(&ctx.ledger()?, &args.vm, &args.clouds).await?;
-    let all: Vec<&Candidate> = found.permitted.iter().chain(&found.denied).collect();
-    ctx.out.list(
-        &found,
-        &all,
-        |c| place_row(c),
-        || {
-            let mut table = crate::output::Table::new(&["HOST", "CLOUD", "COUNTRY", "ORGANISATIONS", "VERDICT"]);
-            for c in &all {
-                let verdict = if c.permitted {
-                    "permitted".to_owned()
-                } else {
-                    c.violations.iter().map(|v| format!("[{}] {v}", v.code())).collect::<Vec<_>>().join("; ")
-                };
-                table.row(vec![
-                    c.host.id.clone(),
-                    c.host.cloud_id.clone(),
-                    c.host.country.clone(),
-                    c.host.organizations.join(","),
-                    verdict,
-                ]);
-            }
-            format!(
-                "{}{} of {} hosts permitted for VM {}",
-                table.render(),
-                found.permitted.len(),
-                all.len(),
-                found.vm_id
-            )
-        },
-    )?;
-    if found.permitted.is_empty() { Err(Verdict::Denied.into()) } else { Ok(()) }
-}
-
 enum Target {
     Dir(std::path::PathBuf),
     Agent(String),
@@ -291,9 +230,22 @@ async fn run_whole(ctx: &Ctx, args: MigrateRun) -> anyhow::Result<()> {
         Target::Agent(url) => workflow::Destination::Agent { url },
     };
     let image = args.image.ok_or_else(|| crate::exit::UsageError("give --image FILE (or --live)".into()))?;
+    let to_host = match args.to_host {
+        Some(host) => host,
+        None => {
+            let (first, _) = placement::pick(&chains, &Ask::new(&args.vm, args.strategy)).await?;
+            ctx.out.note(&format!(
+                "placement ({}) picked host {} of cloud {}",
+                wire(&args.strategy),
+                first.host_id,
+                first.cloud_id
+            ));
+            first.host_id
+        }
+    };
     let run = Run {
         vm_id: args.vm,
-        to_host: args.to_host,
+        to_host,
         image,
         destination,
         rate_limit: args.rate_limit,
@@ -394,8 +346,10 @@ fn relay_record(record: Option<&RelayRecord>, scope: Scope) -> String {
 /// `migrate run --live`: the SDK's live workflow, each step noted as it ends, then the report.
 async fn run_live(ctx: &Ctx, args: MigrateRun) -> anyhow::Result<()> {
     let ledger = ctx.ledger()?;
-    let (Some(qmp), Some(agent)) = (args.qmp, args.destination.to_agent) else {
-        return Err(crate::exit::UsageError("--live needs --qmp SOCKET and --to-agent URL".into()).into());
+    let (Some(qmp), Some(agent), Some(to_host)) = (args.qmp, args.destination.to_agent, args.to_host) else {
+        return Err(
+            crate::exit::UsageError("--live needs --qmp SOCKET, --to-agent URL and --to-host HOST".into()).into()
+        );
     };
     let run = LiveRun {
         rate_limit: args.rate_limit,
@@ -403,7 +357,7 @@ async fn run_live(ctx: &Ctx, args: MigrateRun) -> anyhow::Result<()> {
         downtime_limit_ms: args.downtime_limit,
         decision_timeout: std::time::Duration::from_secs(args.decision_timeout),
         corrupt_byte_at: args.test_corrupt_byte_at,
-        ..LiveRun::new(args.vm, args.to_host, qmp, &agent)
+        ..LiveRun::new(args.vm, to_host, qmp, &agent)
     };
     let report = run.run(&ledger, std::sync::Arc::new(LiveSteps(ctx.out))).await?;
     ctx.out.show(&report, || describe_live(&report))?;

@@ -12,6 +12,7 @@ pub(crate) mod hash;
 pub(crate) mod history;
 pub(crate) mod host;
 pub(crate) mod migrate;
+pub(crate) mod place;
 pub(crate) mod tx;
 pub(crate) mod usage;
 pub(crate) mod vm;

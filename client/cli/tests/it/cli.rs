@@ -278,31 +278,33 @@ async fn relative_times_in_weeks_and_minutes_reach_the_contract_as_instants() {
 }
 
 #[tokio::test]
-async fn place_ranks_permitted_hosts_best_fit_first_and_gives_the_others_reasons() {
-    let host = |id: &str, cpu: u64| {
-        json!({"id": id, "cloudId": "cloud-b", "country": "GB", "organizations": ["CompanyB"],
-               "capacity": {"cpuCores": cpu, "memoryMib": 65536, "networkMbps": 10000, "ioMbps": 2000},
-               "updatedAt": "2025-01-01T00:00:00Z"})
+async fn place_asks_the_contract_and_exits_3_when_no_host_is_eligible() {
+    let report = |candidates: serde_json::Value| {
+        json!({"strategy": "round-robin", "vmId": "vm-1", "at": "2026-01-01T00:00:00Z",
+               "requirements": {"cpuCores": 2, "memoryMib": 2048, "networkMbps": 100, "ioMbps": 50},
+               "candidates": candidates, "scanned": 2,
+               "excluded": [{"hostId": "b-us", "cloudId": "cloud-b",
+                             "reasons": [{"rule": "down", "since": "2026-01-01T00:00:00Z"}]}]})
     };
-    let stand_in = StandIn::start(move |seen, _| match seen.function() {
-        "GetVm" => Reply::result(sample::vm("vm-1")),
-        "ListHosts" => Reply::result(json!({"items": [host("b-big", 64), host("b-us", 8), host("b-small", 4)]})),
-        "CheckMigration" if seen.argument()["destinationHostId"] == "b-us" => Reply::result(json!({
-            "permitted": false,
-            "violations": [{"code": "POLICY_DENIED", "details": {"vmId": "vm-1", "hostId": "b-us",
-                            "reasons": [{"rule": "country", "country": "US", "allowed": ["JP", "GB"]}]}}]})),
-        "CheckMigration" => Reply::result(json!({"permitted": true, "violations": []})),
-        other => panic!("unexpected call {other}"),
-    })
+    let first = json!([{"rank": 1, "hostId": "b-gb", "cloudId": "cloud-b", "country": "GB", "score": 0, "placements": 0,
+        "capacity": {"cpuCores": 16, "memoryMib": 65536, "networkMbps": 10000, "ioMbps": 2000},
+        "free": {"cpuCores": 16, "memoryMib": 65536, "networkMbps": 10000, "ioMbps": 2000}}]);
+    let stand_in = StandIn::always(Reply::result(report(first))).await;
+    let output = against(
+        &stand_in.url,
+        &["place", "vm-1", "--strategy", "round-robin", "--limit", "3", "--min-reputation", "900"],
+    )
     .await;
-    let output =
-        against(&stand_in.url, &["-o", "json", "migrate", "place", "--vm", "vm-1", "--cloud", "cloud-b"]).await;
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    let found: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("json");
-    let ids = |list: &serde_json::Value| -> Vec<String> {
-        list.as_array().expect("list").iter().map(|c| c["host"]["id"].as_str().expect("id").to_owned()).collect()
-    };
-    assert_eq!(ids(&found["permitted"]), ["b-small", "b-big"], "the tighter host first");
-    assert_eq!(ids(&found["denied"]), ["b-us"]);
-    assert_eq!(found["denied"][0]["violations"][0]["code"], "POLICY_DENIED");
+    let text = stdout(&output);
+    assert!(text.contains("b-gb") && text.contains("b-us") && text.contains("down since"), "{text}");
+    let seen = &stand_in.seen()[0];
+    assert_eq!(seen.function(), "PlaceVm");
+    assert_eq!(seen.argument(), json!({"vmId": "vm-1", "strategy": "round-robin", "limit": 3, "minReputation": 900}));
+
+    let nowhere = StandIn::always(Reply::result(report(json!([])))).await;
+    let output = against(&nowhere.url, &["place", "vm-1"]).await;
+    assert_eq!(code(&output), 3, "{}", stderr(&output));
+    let bad = against(&nowhere.url, &["place", "vm-1", "--strategy", "random"]).await;
+    assert_eq!(code(&bad), 2, "an unknown strategy is a usage error");
 }

@@ -1,91 +1,71 @@
-//! Placement: where may a VM go? Every host of the candidate clouds is checked with the contract's
-//! own `CheckMigration` (residency policy, free capacity, authority), so the answer is the one a
-//! `Migrate` would get, with every reason for each host left out; the permitted hosts are ranked
-//! best fit first (BlockchainBus' match-making): least capacity left beyond the VM's needs.
+//! Placement: where should a VM go? The contract answers (`PlaceVm`, evaluated on the federation,
+//! where the registry is): the federation's eligible hosts ranked by the strategy, and every host
+//! left out with its reasons, the same answer for every member from the same ledger state. This
+//! module asks it and picks the first host for `migrate run --auto`.
 
-use serde::{Deserialize, Serialize};
-use vmledger_contract::ContractError;
-use vmledger_contract::model::{Host, Resources};
-use vmledger_contract::msg;
+use vmledger_contract::placement::{Candidate, PlaceVm, PlacementReport, Strategy};
 
-use crate::error::Result;
+use crate::chains::Chains;
+use crate::error::Error;
 use crate::ledger::VmLedger;
 
-/// One host considered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Candidate {
-    pub host: Host,
-    pub permitted: bool,
-    /// Every rule a migration there would break (empty when permitted).
-    pub violations: Vec<ContractError>,
-    /// The host's capacity beyond the VM's needs, summed over the resources as fractions of the
-    /// capacity (0 = a perfect fit); the ranking key.
-    pub slack: f64,
-}
-
-/// The answer: the permitted hosts, best fit first, and the others with their reasons.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Placements {
+/// What to ask of placement about one VM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ask {
     pub vm_id: String,
-    pub requirements: Resources,
-    pub permitted: Vec<Candidate>,
-    pub denied: Vec<Candidate>,
+    pub strategy: Strategy,
+    /// At most this many ranked hosts.
+    pub limit: Option<u32>,
+    /// Leave out clouds whose reputation score (per mille) is lower, or that have none.
+    pub min_reputation: Option<u32>,
 }
 
-/// How much of `capacity` is left beyond `needs`, as the sum of each resource's leftover fraction.
-pub fn slack(capacity: &Resources, needs: &Resources) -> f64 {
-    let part = |cap: u64, need: u64| if cap == 0 { 0.0 } else { cap.saturating_sub(need) as f64 / cap as f64 };
-    part(capacity.cpu_cores, needs.cpu_cores)
-        + part(capacity.memory_mib, needs.memory_mib)
-        + part(capacity.network_mbps, needs.network_mbps)
-        + part(capacity.io_mbps, needs.io_mbps)
-}
+impl Ask {
+    pub fn new(vm_id: &str, strategy: Strategy) -> Self {
+        Ask { vm_id: vm_id.to_owned(), strategy, limit: None, min_reputation: None }
+    }
 
-/// Checks every host of `clouds` (but the one the VM is on) for `vm_id`, as `ledger`'s identity.
-///
-/// # Errors
-/// The errors of `GetVm`, `ListHosts` and `CheckMigration` (`NOT_FOUND` for an unknown VM or cloud).
-pub async fn place(ledger: &VmLedger, vm_id: &str, clouds: &[String]) -> Result<Placements> {
-    let vm = ledger.get_vm(vm_id).await?;
-    let mut permitted = Vec::new();
-    let mut denied = Vec::new();
-    for cloud in clouds {
-        let mut pages = ledger.host_pages(&msg::ListHosts { cloud_id: cloud.clone(), page_size: None, bookmark: None });
-        while let Some(page) = pages.next_page().await {
-            for host in page?.items.into_iter().filter(|h| h.id != vm.host_id) {
-                let input = msg::Migrate {
-                    vm_id: vm.id.clone(),
-                    destination_host_id: host.id.clone(),
-                    ..msg::Migrate::default()
-                };
-                let check = ledger.check_migration(&input).await?;
-                let candidate = Candidate {
-                    slack: slack(&host.capacity, &vm.requirements),
-                    permitted: check.permitted,
-                    violations: check.violations,
-                    host,
-                };
-                if candidate.permitted { permitted.push(candidate) } else { denied.push(candidate) }
-            }
+    fn input(&self) -> PlaceVm {
+        PlaceVm {
+            vm_id: Some(self.vm_id.clone()),
+            requirements: None,
+            regulation: None,
+            strategy: self.strategy,
+            limit: self.limit,
+            min_reputation: self.min_reputation,
+            page_size: None,
+            bookmark: None,
         }
     }
-    permitted.sort_by(|a, b| a.slack.total_cmp(&b.slack).then_with(|| a.host.id.cmp(&b.host.id)));
-    Ok(Placements { vm_id: vm.id, requirements: vm.requirements, permitted, denied })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Why no host was picked.
+#[derive(Debug, thiserror::Error)]
+pub enum PickError {
+    #[error("placement failed")]
+    Ledger(#[from] Error),
+    /// Every host was left out; the report says why, host by host.
+    #[error("no eligible host for VM {}: {} hosts left out", .0.vm_id.as_deref().unwrap_or_default(), .0.excluded.len())]
+    NoHost(Box<PlacementReport>),
+}
 
-    #[test]
-    fn a_tight_host_has_less_slack_than_a_roomy_one() {
-        let needs = Resources { cpu_cores: 2, memory_mib: 2048, network_mbps: 100, io_mbps: 100 };
-        let tight = Resources { cpu_cores: 2, memory_mib: 4096, network_mbps: 100, io_mbps: 200 };
-        let roomy = Resources { cpu_cores: 64, memory_mib: 262_144, network_mbps: 10_000, io_mbps: 4000 };
-        assert_eq!(slack(&needs, &needs), 0.0);
-        assert!(slack(&tight, &needs) < slack(&roomy, &needs));
-        assert_eq!(slack(&tight, &needs), 1.0);
+/// The contract's placement of a VM, as `ledger`'s identity (any member gets the same answer).
+///
+/// # Errors
+/// The errors of `PlaceVm` (`NOT_FOUND` for an unknown VM, `INVALID_ARGUMENT`).
+pub async fn place(ledger: &VmLedger, ask: &Ask) -> Result<PlacementReport, Error> {
+    ledger.place_vm(&ask.input()).await
+}
+
+/// The host the strategy picks for the VM (the first ranked), asked on the federation; with the
+/// whole report.
+///
+/// # Errors
+/// [`PickError::NoHost`] when every host is left out; [`PickError::Ledger`] as [`place`].
+pub async fn pick(chains: &Chains, ask: &Ask) -> Result<(Candidate, PlacementReport), PickError> {
+    let report = place(chains.federation(), ask).await?;
+    match report.candidates.first() {
+        Some(first) => Ok((first.clone(), report)),
+        None => Err(PickError::NoHost(Box::new(report))),
     }
 }

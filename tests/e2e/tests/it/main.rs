@@ -13,3 +13,4 @@ mod live;
 mod migration;
 mod multichain;
 mod outcomes;
+mod placement;
