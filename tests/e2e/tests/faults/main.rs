@@ -42,7 +42,7 @@ fn relays_killed_while_50_inter_migrations_commit_leave_exactly_50_leave_and_50_
     let (operator_a, operator_b) = (s.ledger_a(), s.ledger_b());
     // Room for every VM on one host each side.
     let big = Resources { cpu_cores: 1024, memory_mib: 1 << 22, network_mbps: 1 << 20, io_mbps: 1 << 20 };
-    let (from, to) = (unique("a-big"), unique("b-big"));
+    let (from, to) = (f.owned(&s.org_a, "a-big"), f.owned(&s.org_b, "b-big"));
     for (ledger, id, cloud, country) in [(&manager_a, &from, &s.cloud_a, "JP"), (&manager_b, &to, &s.cloud_b, "GB")] {
         block_on(ledger.register_host(&msg::RegisterHost {
             id: id.clone(),
