@@ -220,10 +220,14 @@ pub async fn register_host(ledger: &impl Ledger, input: msg::RegisterHost) -> Re
     };
     let index = state::host_by_cloud(&host.cloud_id, &host.id);
     let allocation = state::allocation(&host.id);
+    // Every per-host key is made, and owned, here: a Migrate only updates them, so concurrent
+    // Indications into a new host conflict as a retryable MVCC read, never on who owns a key.
+    let placed = state::placed(&host.id);
     state::store(ledger, &key, &host).await?;
     state::store(ledger, &allocation, &Allocation::default()).await?;
+    state::store(ledger, &placed, &crate::placement::Placements::default()).await?;
     ledger.put(&index, &key).await?;
-    for k in [&key, &allocation, &index] {
+    for k in [&key, &allocation, &placed, &index] {
         own(ledger, k, &[&cloud.msp_id]).await?;
     }
     emit(ledger, Emit::HostRegistered(&host))?;

@@ -43,6 +43,11 @@ pub fn require_own_namespace(caller: &Caller, field: &str, id: &str) -> Result<(
 }
 
 /// Makes `owners` (MSP ids; duplicates ignored) the members who must endorse any later change of `key`.
+///
+/// Call it when a key is created or its owners change, not on every write: Fabric invalidates a
+/// transaction that writes a key whose endorsers an earlier transaction of the same block set
+/// (ENDORSEMENT_POLICY_FAILURE, which a client does not retry), where the plain write conflict
+/// would have been a retryable MVCC_READ_CONFLICT.
 pub async fn own(ledger: &impl Ledger, key: &str, owners: &[&str]) -> Result<()> {
     let mut members: Vec<String> = owners.iter().map(|o| (*o).to_owned()).collect();
     members.sort();

@@ -358,7 +358,9 @@ pub async fn set_host_availability(ledger: &impl Ledger, input: SetHostAvailabil
     let log = state::availability_by_host(&host.id, &tx.timestamp, &tx.id);
     state::store(ledger, &key, &recorded).await?;
     state::store(ledger, &log, &recorded).await?;
-    for k in [&key, &log] {
+    // The state key's owner never changes: set once (see `ownership::own`); each log entry is new.
+    let new_keys: &[&String] = if current.tx_id.is_none() { &[&key, &log] } else { &[&log] };
+    for k in new_keys {
         own(ledger, k, &[&cloud.msp_id]).await?;
     }
     emit(ledger, Emit::HostAvailabilityChanged(&recorded))?;
@@ -422,12 +424,15 @@ pub(crate) async fn count_indication(
     owner_msp_id: &str,
 ) -> Result<()> {
     let key = state::placed(host_id);
-    let mut placed: Placements = state::load(ledger, &key).await?.unwrap_or_default();
+    let found: Option<Placements> = state::load(ledger, &key).await?;
+    let created = found.is_none();
+    let mut placed = found.unwrap_or_default();
     placed.count = placed.count.saturating_add(1);
     placed.last_at = Some(ledger.tx().timestamp);
     placed.last_migration_id = Some(migration_id.to_owned());
     state::store(ledger, &key, &placed).await?;
-    own(ledger, &key, &[owner_msp_id]).await
+    // Its owner never changes: set once (see `ownership::own`).
+    if created { own(ledger, &key, &[owner_msp_id]).await } else { Ok(()) }
 }
 
 // ---- placement ------------------------------------------------------------------------------------
