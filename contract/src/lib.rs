@@ -27,6 +27,7 @@
 pub mod auth;
 pub mod capacity;
 pub mod chains;
+pub mod claims;
 pub mod clock;
 pub mod contract;
 pub mod error;
@@ -43,6 +44,7 @@ pub mod query;
 pub mod schema;
 pub mod state;
 pub mod stays;
+pub mod terms;
 pub mod validate;
 pub mod vocabulary;
 

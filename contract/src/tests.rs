@@ -1670,6 +1670,22 @@ mod properties {
                 "Usage",
                 json!({ "cloudId": "org2.cloud-b", "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z" }),
             ),
+            (
+                "ProposeTerms",
+                json!({ "id": "org1.t", "sourceCloudId": "org1.cloud-a", "destinationCloudId": "org2.cloud-b",
+                "availabilityTargetBp": 9990, "maxDowntimeMs": 500,
+                "penalty": { "currency": "EUR", "fixedCredit": 1, "creditPerDowntimeSecond": 1,
+                "creditPerBasisPoint": 1, "maxCredit": 9 } }),
+            ),
+            ("AcceptTerms", json!({ "termsId": "org1.t", "privateHash": HASH })),
+            ("GetTerms", json!({ "id": "org1.t" })),
+            (
+                "ClaimViolation",
+                json!({ "id": "org1.c", "termsId": "org1.t", "metric": "availabilityBp", "measured": 9000 }),
+            ),
+            ("DisputeClaim", json!({ "claimId": "org1.c", "measured": 9999, "reason": "no" })),
+            ("AcceptClaim", json!({ "claimId": "org1.c" })),
+            ("GetClaim", json!({ "id": "org1.c" })),
         ]
     }
 
@@ -1726,3 +1742,5 @@ mod properties {
         }
     }
 }
+
+mod sla;

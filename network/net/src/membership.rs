@@ -112,8 +112,12 @@ pub fn join(net: &Net, n: u8, signers: &[u8]) -> Result<()> {
 /// the newcomer's proxy.
 pub fn settle(net: &Net, n: u8) -> Result<()> {
     let label = chaincode::label(net)?;
-    let id = chaincode::install(net, &label, n)?;
-    chaincode::define(net, Channel::Federation, &label, &|_| id.clone())?;
+    // The newcomer's pairs change the collections, so every member approves again, each its own package.
+    let mut ids = std::collections::BTreeMap::new();
+    for member in net.members() {
+        ids.insert(member.n, chaincode::install(net, &label, member.n)?);
+    }
+    chaincode::define(net, Channel::Federation, &label, &|m| ids.get(&m).cloned().unwrap_or_default())?;
     let others = net.members().count().saturating_sub(1);
     up::each_member(net, |m| {
         process::wait_until(

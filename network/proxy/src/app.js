@@ -183,9 +183,9 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
 
   // ---- request body -------------------------------------------------------------------------------
 
-  /** Read the JSON body {"args": [string…]} within the size limit. */
+  /** Read the JSON body {"args": [string…], "transient"?: {name: string}} within the size limit. */
   async function readArgs(req, ctx) {
-    return parseArgs(await readBody(req, ctx));
+    return parseCall(await readBody(req, ctx));
   }
 
   /** Read the body as text within the size limit. */
@@ -365,8 +365,9 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
     async submit(req, res, ctx) {
       const { channel, chaincode, fn } = fabricCall(ctx.params, 'submit');
       ctx.fn = fn.name;
-      const args = checkArity(fn, await readArgs(req, ctx));
-      await submitCall(req, res, ctx, { channel, chaincode, fn: fn.name, args });
+      const { args, transient } = await readArgs(req, ctx);
+      checkArity(fn, args);
+      await submitCall(req, res, ctx, { channel, chaincode, fn: fn.name, args, ...(transient && { transient }) });
     },
 
     async typedSubmit(req, res, ctx) {
@@ -427,8 +428,10 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
     async query(req, res, ctx) {
       const { channel, chaincode, fn } = fabricCall(ctx.params, 'evaluate');
       ctx.fn = fn.name;
-      const args = checkArity(fn, await readArgs(req, ctx));
-      const result = await fabric.evaluate(ctx.identity, { channel, chaincode, fn: fn.name, args });
+      const { args, transient } = await readArgs(req, ctx);
+      checkArity(fn, args);
+      const result = await fabric.evaluate(ctx.identity,
+        { channel, chaincode, fn: fn.name, args, ...(transient && { transient }) });
       sendJson(res, 200, { result });
     },
 
@@ -661,7 +664,17 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
 }
 
 function parseArgs(text) {
-  if (text.trim().length === 0) return [];
+  return parseCall(text).args;
+}
+
+/**
+ * The body of a call by name: `args` (strings), and optional `transient` data (name → string) that
+ * reaches the endorsing peers but is never recorded on the ledger (private data: the contract's
+ * service terms carry their prices this way). Fabric's gateway then endorses only on peers of the
+ * organisations in the collections the transaction writes.
+ */
+function parseCall(text) {
+  if (text.trim().length === 0) return { args: [] };
   let body;
   try {
     body = JSON.parse(text);
@@ -672,16 +685,28 @@ function parseArgs(text) {
     throw badRequest('request body must be a JSON object {"args": ["<string>", ...]}');
   }
   for (const key of Object.keys(body)) {
-    if (key !== 'args') throw badRequest(`unknown member "${key}" in request body (expected only "args")`);
+    if (key !== 'args' && key !== 'transient') {
+      throw badRequest(`unknown member "${key}" in request body (expected only "args" and "transient")`);
+    }
   }
-  if (body.args === undefined) return [];
-  if (!Array.isArray(body.args)) throw badRequest('"args" must be an array of strings');
-  body.args.forEach((a, i) => {
+  const args = body.args === undefined ? [] : body.args;
+  if (!Array.isArray(args)) throw badRequest('"args" must be an array of strings');
+  args.forEach((a, i) => {
     if (typeof a !== 'string') {
       throw badRequest(`"args[${i}]" must be a string (the vmledger contract takes one JSON text argument)`);
     }
   });
-  return body.args;
+  if (body.transient === undefined) return { args };
+  const { transient } = body;
+  if (transient === null || typeof transient !== 'object' || Array.isArray(transient)) {
+    throw badRequest('"transient" must be an object of strings');
+  }
+  for (const [name, value] of Object.entries(transient)) {
+    if (name.length === 0 || typeof value !== 'string') {
+      throw badRequest(`"transient.${name}" must be a string under a non-empty name`);
+    }
+  }
+  return { args, transient };
 }
 
 /** The body of a typed call: the function's input, a JSON object (an empty body is `{}`). */
@@ -705,4 +730,4 @@ function sleep(msDelay) {
   });
 }
 
-module.exports = { createApp, matchRoute, prefersAsync, parseArgs, parseInput, ROUTES };
+module.exports = { createApp, matchRoute, prefersAsync, parseArgs, parseCall, parseInput, ROUTES };

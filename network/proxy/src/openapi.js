@@ -374,7 +374,15 @@ function openapiDocument(config, vocabulary) {
         Arguments: {
           type: 'object',
           additionalProperties: false,
-          properties: { args: { type: 'array', items: { type: 'string' }, default: [] } },
+          properties: {
+            args: { type: 'array', items: { type: 'string' }, default: [] },
+            transient: {
+              type: 'object',
+              additionalProperties: { type: 'string' },
+              description: 'Transient data: reaches the endorsing peers, never the ledger (private data, e.g. '
+                + 'the prices of ProposeTerms under "terms").',
+            },
+          },
           examples: [{ args: ['{}'] }],
         },
         Timings: {
