@@ -388,6 +388,9 @@ pub struct Contract {
 #[derive(Serialize)]
 struct Args<'a> {
     args: [&'a str; 1],
+    /// Transient data: reaches the endorsing peers, never the ledger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transient: Option<&'a std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -534,7 +537,7 @@ impl Contract {
         let url = self.url("queries", function);
         let (value, _) = gw
             .with_retries(|| async {
-                let request = gw.http.post(&url).json(&Args { args: [argument] });
+                let request = gw.http.post(&url).json(&Args { args: [argument], transient: None });
                 let response = gw.send(Step::Evaluate, None, gw.timeouts.evaluate, request).await?;
                 let body = expect_ok(Step::Evaluate, None, response).await?;
                 decode_body::<QueryAnswer>(Step::Evaluate, None, &body).map(|a| a.result)
@@ -552,13 +555,28 @@ impl Contract {
     /// [`Error::Auth`]; [`Error::Network`], [`Error::Unreachable`] or [`Error::Timeout`] (the
     /// transaction may or may not have committed: look it up by its id when one is given).
     pub async fn submit(&self, function: &str, argument: &str) -> Result<Committed> {
+        self.submit_with_transient(function, argument, None).await
+    }
+
+    /// [`Contract::submit`] with transient data (name → text): it reaches the endorsing peers only
+    /// (Fabric's gateway then endorses only on members of the private data collections written)
+    /// and is never recorded on the ledger, unlike the argument.
+    ///
+    /// # Errors
+    /// As [`Contract::submit`].
+    pub async fn submit_with_transient(
+        &self,
+        function: &str,
+        argument: &str,
+        transient: Option<&std::collections::BTreeMap<String, String>>,
+    ) -> Result<Committed> {
         let gw = &self.network.gateway;
         let url = self.url("transactions", function);
         let timeout = gw.timeouts.endorse + gw.timeouts.submit + gw.timeouts.commit_status;
         let started = Instant::now();
         let (mut committed, attempts) = gw
             .with_retries(|| async {
-                let request = gw.http.post(&url).json(&Args { args: [argument] });
+                let request = gw.http.post(&url).json(&Args { args: [argument], transient });
                 let response = gw.send(Step::Transaction, None, timeout, request).await?;
                 let body = expect_ok(Step::Transaction, None, response).await?;
                 decode_body::<Committed>(Step::Transaction, None, &body)
@@ -582,7 +600,7 @@ impl Contract {
             .http
             .post(self.url("transactions", function))
             .header(header::HeaderName::from_static("prefer"), "respond-async")
-            .json(&Args { args: [argument] });
+            .json(&Args { args: [argument], transient: None });
         let timeout = gw.timeouts.endorse + gw.timeouts.submit;
         let response = gw.send(Step::Transaction, None, timeout, request).await?;
         if response.status() != StatusCode::ACCEPTED {

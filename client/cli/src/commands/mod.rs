@@ -4,6 +4,7 @@
 pub(crate) mod agent;
 pub(crate) mod apply;
 pub(crate) mod bench;
+pub(crate) mod claim;
 pub(crate) mod cloud;
 pub(crate) mod completion;
 pub(crate) mod context;
@@ -12,5 +13,6 @@ pub(crate) mod hash;
 pub(crate) mod history;
 pub(crate) mod host;
 pub(crate) mod migrate;
+pub(crate) mod terms;
 pub(crate) mod usage;
 pub(crate) mod vm;
