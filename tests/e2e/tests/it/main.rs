@@ -11,3 +11,4 @@ mod history;
 mod integrity;
 mod migration;
 mod multichain;
+mod sla;
