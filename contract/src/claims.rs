@@ -362,7 +362,12 @@ pub async fn dispute_claim(ledger: &impl Ledger, input: DisputeClaim) -> Result<
     let mut claim = as_accused(ledger, &input.claim_id, "dispute").await?;
     measured(claim.metric, input.measured)?;
     if claim.status != ClaimStatus::Claimed {
-        return Err(ContractError::conflict(format!("claim `{}` is {:?}, not claimed", claim.id, claim.status)));
+        let status = serde_json::to_value(claim.status).ok().and_then(|v| v.as_str().map(str::to_owned));
+        return Err(ContractError::conflict(format!(
+            "claim `{}` is {}, not claimed: it may be disputed once",
+            claim.id,
+            status.unwrap_or_default()
+        )));
     }
     claim.dispute = Some(Measurement {
         value: input.measured,

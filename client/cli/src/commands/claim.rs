@@ -4,7 +4,7 @@ use vmledger_contract::claims::{Claim, ClaimViolation, DisputeClaim, Metric};
 
 use crate::args::ClaimCommand;
 use crate::context::Ctx;
-use crate::output::{fields, money, time};
+use crate::output::{fields, money, time, wire};
 
 pub(crate) async fn run(ctx: &Ctx, command: ClaimCommand) -> anyhow::Result<()> {
     let ledger = ctx.ledger()?;
@@ -54,7 +54,7 @@ fn describe(c: &Claim) -> String {
         ("claim", c.id.clone()),
         ("terms", c.terms_id.clone()),
         ("by", format!("{} against {}", c.claimant_cloud_id, c.accused_cloud_id)),
-        ("status", format!("{:?}", c.status).to_lowercase()),
+        ("status", wire(&c.status)),
         ("agreed", format!("{} {unit}", c.agreed)),
         (
             "claimed",

@@ -5,7 +5,7 @@ use vmledger_contract::terms::{PenaltyRule, ProposeTerms, TermsView};
 
 use crate::args::{TermsCommand, TermsPropose};
 use crate::context::Ctx;
-use crate::output::{fields, money, time};
+use crate::output::{fields, money, time, wire};
 
 pub(crate) async fn run(ctx: &Ctx, command: TermsCommand) -> anyhow::Result<()> {
     let ledger = ctx.ledger()?;
@@ -74,7 +74,7 @@ fn describe(view: &TermsView) -> String {
         ("terms", t.id.clone()),
         ("between", format!("{} -> {}", t.source_cloud_id, t.destination_cloud_id)),
         ("migration", t.migration_id.clone().unwrap_or_else(|| "every migration of the pair".into())),
-        ("status", format!("{:?}", t.status).to_lowercase()),
+        ("status", wire(&t.status)),
         ("availability", format!("{} bp", t.availability_target_bp)),
         ("max downtime", format!("{} ms", t.max_downtime_ms)),
         (
