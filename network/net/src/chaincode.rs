@@ -153,6 +153,13 @@ pub fn install(net: &Net, label: &str, n: u8) -> Result<String> {
     Ok(id)
 }
 
+/// Which private data collections a definition carries (see [`define`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collections {
+    Current,
+    Committed,
+}
+
 /// The private data collections of the chaincode on `channel`: on the federation one per pair of
 /// members that ever joined it, readable and writable by the pair's members only, endorsed by both.
 /// A member that left stays in its pairs' names (Fabric refuses to drop a committed collection) but
@@ -232,12 +239,27 @@ fn orderer_of(net: &Net, channel: Channel, n: u8) -> Node {
 /// Brings the chaincode definition on `channel` to `label`: each member of the channel approves it
 /// with its own package id, then it is committed with every member's endorsement. Returns whether
 /// anything changed.
-pub fn define(net: &Net, channel: Channel, label: &str, package_ids: &dyn Fn(u8) -> String) -> Result<bool> {
+///
+/// `Collections::Current` defines the collections of the members as they are now;
+/// `Collections::Committed` keeps those last defined (a member joining approves the definition as it
+/// is: upgrading it then would invalidate, as MVCC_READ_CONFLICT, the transactions in flight during
+/// the join; its pairs' collections come with the next `up`).
+pub fn define(
+    net: &Net,
+    channel: Channel,
+    label: &str,
+    package_ids: &dyn Fn(u8) -> String,
+    which: Collections,
+) -> Result<bool> {
     let name = channel.name();
     let members = channel.members(net);
     let first = members[0];
-    let collections = collections(net, channel);
     let collections_file = net.paths.chaincode().join(format!("collections.{name}.json"));
+    let committed_collections = std::fs::read(&collections_file).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let collections = match (which, committed_collections) {
+        (Collections::Committed, Some(committed)) => committed,
+        _ => collections(net, channel),
+    };
     files::write(&collections_file, serde_json::to_string_pretty(&collections)?.as_bytes())?;
     let with_collections = |command: &mut std::process::Command| {
         if collections.as_array().is_some_and(|c| !c.is_empty()) {

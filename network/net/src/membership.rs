@@ -42,7 +42,7 @@ pub fn prepare(net: &Net, n: u8) -> Result<()> {
     nodes::join_peer(net, n, local, &block)?;
     let label = chaincode::label(net)?;
     let id = chaincode::install(net, &label, n)?;
-    chaincode::define(net, local, &label, &|_| id.clone())?;
+    chaincode::define(net, local, &label, &|_| id.clone(), chaincode::Collections::Current)?;
     Ok(())
 }
 
@@ -112,12 +112,8 @@ pub fn join(net: &Net, n: u8, signers: &[u8]) -> Result<()> {
 /// the newcomer's proxy.
 pub fn settle(net: &Net, n: u8) -> Result<()> {
     let label = chaincode::label(net)?;
-    // The newcomer's pairs change the collections, so every member approves again, each its own package.
-    let mut ids = std::collections::BTreeMap::new();
-    for member in net.members() {
-        ids.insert(member.n, chaincode::install(net, &label, member.n)?);
-    }
-    chaincode::define(net, Channel::Federation, &label, &|m| ids.get(&m).cloned().unwrap_or_default())?;
+    let id = chaincode::install(net, &label, n)?;
+    chaincode::define(net, Channel::Federation, &label, &|_| id.clone(), chaincode::Collections::Committed)?;
     let others = net.members().count().saturating_sub(1);
     up::each_member(net, |m| {
         process::wait_until(
