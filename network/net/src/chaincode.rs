@@ -178,9 +178,13 @@ fn pair_collections(members: &[crate::settings::Member]) -> Value {
     let mut out = Vec::new();
     for (i, a) in ever.iter().enumerate() {
         for b in &ever[i + 1..] {
-            let present: Vec<String> = [a, b].iter().filter(|m| m.is_active()).map(|m| m.msp_id()).collect();
+            let mut present: Vec<String> = [a, b].iter().filter(|m| m.is_active()).map(|m| m.msp_id()).collect();
             if present.is_empty() {
-                continue;
+                // Both left: the collection must stay and its policy name a member of the channel.
+                // No transaction can write it any more (neither party can submit); the member named
+                // reads only what its own peer holds of it, which is nothing.
+                let Some(keeper) = members.iter().find(|m| m.is_active()) else { continue };
+                present.push(keeper.msp_id());
             }
             let members = present.iter().map(|m| format!("'{m}.member'")).collect::<Vec<_>>().join(",");
             let peers = present.iter().map(|m| format!("'{m}.peer'")).collect::<Vec<_>>().join(",");
@@ -371,6 +375,14 @@ mod tests {
         let names: Vec<&str> = after.as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
         assert_eq!(names, ["terms-org1-org2", "terms-org1-org3", "terms-org2-org3"], "org4 is not in yet");
         assert_eq!(after[1]["policy"], "OR('Org1MSP.member')");
+        let both_left =
+            pair_collections(&members(&[Standing::Active, Standing::Active, Standing::Left, Standing::Left]));
+        let kept = both_left.as_array().into_iter().flatten().find(|c| c["name"] == "terms-org3-org4");
+        assert_eq!(
+            kept.map(|c| c["policy"].clone()),
+            Some(json!("OR('Org1MSP.member')")),
+            "a committed collection stays"
+        );
         let before = pair_collections(&members(&[Standing::Active; 3]));
         assert_ne!(definition_version("vmledger_x", &after), definition_version("vmledger_x", &before));
         assert_eq!(definition_version("vmledger_x", &json!([])), "vmledger_x");

@@ -159,6 +159,20 @@ pub fn leave(net: &Net, n: u8) -> Result<()> {
     Ok(())
 }
 
+/// After a member left: the federation's chaincode definition without it in the policies of its
+/// pairs' collections. Fabric refuses to approve a definition whose collection policies name an
+/// organisation outside the channel, so until this upgrade no member could join.
+pub fn drop_from_collections(net: &Net) -> Result<()> {
+    let label = chaincode::label(net)?;
+    let mut ids = std::collections::BTreeMap::new();
+    for member in net.members() {
+        ids.insert(member.n, chaincode::install(net, &label, member.n)?);
+    }
+    let id_of = |m: u8| ids.get(&m).cloned().unwrap_or_default();
+    chaincode::define(net, Channel::Federation, &label, &id_of, chaincode::Collections::Current)?;
+    Ok(())
+}
+
 /// Marks member `n`'s standing in the saved settings.
 pub fn set_standing(net: &mut Net, n: u8, standing: Standing) -> Result<()> {
     let member = net.settings.members.iter_mut().find(|m| m.n == n).context("no such member")?;
