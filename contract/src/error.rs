@@ -67,6 +67,10 @@ pub enum Kind {
     /// A Leave or an Arrival on a local chain.
     LocalRecord,
     Function,
+    /// Service terms agreed by two clouds.
+    Terms,
+    /// A violation claim under service terms.
+    Claim,
 }
 
 impl std::fmt::Display for Kind {
@@ -78,6 +82,8 @@ impl std::fmt::Display for Kind {
             Kind::Migration => "migration",
             Kind::LocalRecord => "local record (Leave or Arrival) of migration",
             Kind::Function => "function",
+            Kind::Terms => "service terms",
+            Kind::Claim => "violation claim",
         })
     }
 }
