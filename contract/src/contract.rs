@@ -46,14 +46,14 @@ crate::vocabulary::transactions! {
         "Changes a host's country, organisations or capacity (not below what is committed on it, nor where a VM on it may not be). Needs the manager role.";
     RegisterVm: Submit register_vm(RegisterVm) -> VirtualMachine,
         emits [VmRegistered],
-        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, CONFLICT, POLICY_DENIED, CAPACITY_EXCEEDED, LEDGER],
+        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, CONFLICT, POLICY_DENIED, CAPACITY_EXCEEDED, HOST_UNAVAILABLE, LEDGER],
         "Registers a VM on a host of its operator's cloud, where its regulation and requirements allow.";
     SetRegulation: Submit set_regulation(SetRegulation) -> VirtualMachine,
         emits [RegulationSet], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, POLICY_DENIED, LEDGER],
         "Replaces a VM's regulation, for later migrations (not one its current host breaks). Needs the operator's manager role.";
     Migrate: Submit migration::migrate(Migrate) -> Migration,
         emits [MigrationIndicated],
-        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, POLICY_DENIED, CAPACITY_EXCEEDED, LEDGER],
+        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, POLICY_DENIED, CAPACITY_EXCEEDED, HOST_UNAVAILABLE, LEDGER],
         "The Indication: the VM's operator records the transfer key's hash (and, cold, the image's hash and HMAC) and sends the VM to an allowed host with room; reserves it until a deadline.";
     RecordStreamHash: Submit migration::record_stream_hash(RecordStreamHash) -> Migration,
         emits [StreamRecorded], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, LEDGER],
@@ -347,6 +347,9 @@ pub async fn register_vm(ledger: &impl Ledger, input: msg::RegisterVm) -> Result
     let denials = residency_denials(&regulation, &host);
     if !denials.is_empty() {
         return Err(ContractError::PolicyDenied { vm_id: input.id, host_id: host.id, reasons: denials });
+    }
+    if let Some(unavailable) = placement::refuse_unavailable(ledger, &host).await? {
+        return Err(unavailable);
     }
     let mut allocation = chains::allocation_at(ledger, &host.id, &tx.timestamp).await?;
     ensure_fits(&host.id, &host.capacity, &allocation, &input.requirements)?;

@@ -191,6 +191,11 @@ mod dispatch {
             crate::ContractError::Unauthorized { rule: "r".into(), caller_msp_id: "m".into(), caller_role: None },
             crate::ContractError::PolicyDenied { vm_id: "v".into(), host_id: "h".into(), reasons: vec![] },
             crate::ContractError::CapacityExceeded { host_id: "h".into(), shortfalls: vec![] },
+            crate::ContractError::HostUnavailable {
+                host_id: "h".into(),
+                availability: crate::placement::Availability::Down,
+                since: None,
+            },
             crate::ContractError::conflict("c"),
             crate::ContractError::Ledger { reason: "l".into() },
         ];
