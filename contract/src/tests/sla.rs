@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use super::*;
 use crate::claims::{Claim, ClaimStatus};
+use crate::reputation::{Reputation, SCORE_SCALE};
 use crate::terms::{Terms, TermsStatus, TermsView, sha256_hex};
 
 const SALT: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
@@ -304,6 +305,36 @@ mod claims {
             json!({ "cloudId": "org1.cloud-a", "from": arrival, "to": arrival + Duration::hours(2) }),
         );
         assert!(creditor.credits.is_empty(), "the claimant owes nothing: {creditor:?}");
+    }
+
+    #[test]
+    fn an_accepted_violation_lowers_the_accused_clouds_reputation_an_open_one_does_not() {
+        let ledger = three_members();
+        let (terms, m) = agreed(&ledger);
+        let reputation =
+            |cloud: &str| -> Reputation { ok(&ledger, &org3_admin(), "GetReputation", json!({ "cloudId": cloud })) };
+        assert_eq!(reputation("org2.cloud-b").score, Some(SCORE_SCALE), "one confirmed migration");
+
+        ok::<Claim>(&ledger, &org1_admin(), "ClaimViolation", downtime_claim("org1.c1", &terms.id, &m.id, 2_500));
+        ok::<Claim>(
+            &ledger,
+            &org2_admin(),
+            "DisputeClaim",
+            json!({ "claimId": "org1.c1", "measured": 450, "reason": "our hypervisor saw 450 ms" }),
+        );
+        let open = reputation("org2.cloud-b");
+        assert_eq!((open.accepted_violations.count, open.score), (0, Some(SCORE_SCALE)), "claimed is one party's word");
+
+        ok::<Claim>(&ledger, &org2_admin(), "AcceptClaim", json!({ "claimId": "org1.c1" }));
+        let b = reputation("org2.cloud-b");
+        assert_eq!(b.accepted_violations.claim_ids, ["org1.c1"]);
+        assert_eq!(b.score, Some(SCORE_SCALE / 2), "1 confirmed, 1 accepted violation");
+        let a = reputation("org1.cloud-a");
+        assert_eq!((a.accepted_violations.count, a.score), (0, Some(SCORE_SCALE)), "the claimant loses nothing");
+
+        ledger.advance(Duration::days(31));
+        let later = reputation("org2.cloud-b");
+        assert_eq!((later.accepted_violations.count, later.score), (0, None), "outside the default 30 days");
     }
 
     #[test]

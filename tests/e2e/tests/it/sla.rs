@@ -2,11 +2,13 @@
 //! to org2 with prices only the two of them can read (a private data collection of the pair), org2
 //! accepts them; org3 sees that the terms exist, which hash they bind and that both signed, but not
 //! the prices, and can act on neither the terms nor the claim; org1 claims a violation, org2
-//! disputes then accepts it, and `Usage` of org2's cloud shows the credit and the net amount.
+//! disputes then accepts it, `Usage` of org2's cloud shows the credit and the net amount, and its
+//! reputation the accepted violation.
 
 use vmledger_client::Error;
 use vmledger_contract::model::MigrationStatus;
 use vmledger_contract::msg;
+use vmledger_contract::reputation::{Reputation, Violations, score};
 use vmledger_contract::terms::AcceptTerms;
 use vmledger_contract::vocabulary::{calls, code};
 use vmledger_e2e::{Image, Scenario, block_on, exit, unique};
@@ -123,4 +125,15 @@ fn terms_private_to_two_clouds_and_a_claim_disputed_then_credited() {
     assert_eq!(credited, Some(12_000), "{usage}");
     assert_eq!(net, total.map(|t| t.saturating_sub(12_000)), "{usage}");
 
+    // The accepted violation counts against B's reputation, named by its claim; A's has none.
+    let reputation_of =
+        |cloud: &str| third("operator").args(["--json", "cloud", "reputation", cloud]).run().expect(exit::OK).json();
+    let b = reputation_of(&s.cloud_b);
+    assert_eq!(b["acceptedViolations"]["claimIds"], serde_json::json!([claim_id]), "{b}");
+    let b: Reputation = serde_json::from_value(b).expect("a reputation");
+    let without = Reputation { accepted_violations: Violations::default(), ..b.clone() };
+    assert!(b.score < score(&without), "the violation lowers the score: {b:?}");
+    assert_eq!(reputation_of(&s.cloud_a)["acceptedViolations"]["count"], 0);
+    let text = third("operator").args(["cloud", "reputation", &s.cloud_b]).run().expect(exit::OK).stdout;
+    assert!(text.contains("violation accepted") && text.contains(&claim_id), "{text}");
 }
