@@ -5,11 +5,12 @@
 //! disputes then accepts it, `Usage` of org2's cloud shows the credit and the net amount, and its
 //! reputation the accepted violation.
 
-use vmledger_client::Error;
+use vmledger_client::{Error, Gateway, Signer, VmLedger};
 use vmledger_contract::model::MigrationStatus;
+use vmledger_contract::model::Prices;
 use vmledger_contract::msg;
 use vmledger_contract::reputation::{Reputation, Violations, score};
-use vmledger_contract::terms::AcceptTerms;
+use vmledger_contract::terms::{AcceptTerms, PenaltyRule, ProposeTerms};
 use vmledger_contract::vocabulary::{calls, code};
 use vmledger_e2e::{Image, Scenario, block_on, exit, unique};
 
@@ -136,4 +137,51 @@ fn terms_private_to_two_clouds_and_a_claim_disputed_then_credited() {
     assert_eq!(reputation_of(&s.cloud_a)["acceptedViolations"]["count"], 0);
     let text = third("operator").args(["cloud", "reputation", &s.cloud_b]).run().expect(exit::OK).stdout;
     assert!(text.contains("violation accepted") && text.contains(&claim_id), "{text}");
+}
+
+#[test]
+#[ignore = "end-to-end: needs a running network with at least three members"]
+fn a_member_held_key_signs_terms_whose_prices_travel_as_transient_data() {
+    let s = Scenario::given_two_clouds();
+    let (_, msp) = crate::outcomes::new_identity(&s.federation, &s.org_a, "manager");
+    let member = s.federation.members.member(&s.org_a).expect("member");
+    let signer = Signer::from_files(&member.msp_id, &msp.join("signcerts/cert.pem"), &msp.join("keystore"))
+        .expect("the member's own key");
+    let gateway = Gateway::builder(&member.proxy.url)
+        .api_key(member.api_key("manager").expect("key"))
+        .signer(signer)
+        .connect()
+        .expect("gateway");
+    let ledger =
+        VmLedger::new(gateway.network(&s.federation.members.channel).contract(&s.federation.members.chaincode));
+    let terms_id = s.federation.owned(&s.org_a, "signed-terms");
+    let input = ProposeTerms {
+        id: terms_id.clone(),
+        source_cloud_id: s.cloud_a.clone(),
+        destination_cloud_id: s.cloud_b.clone(),
+        migration_id: None,
+        availability_target_bp: 9990,
+        max_downtime_ms: 500,
+        penalty: PenaltyRule {
+            currency: "EUR".into(),
+            fixed_credit: 1,
+            credit_per_downtime_second: 1,
+            credit_per_basis_point: 1,
+            max_credit: 10,
+        },
+    };
+    let prices = Prices {
+        currency: "EUR".into(),
+        cpu_core_hour: 23_000,
+        memory_gib_hour: 1,
+        network_mbps_hour: 1,
+        io_mbps_hour: 1,
+    };
+    let proposed =
+        block_on(ledger.propose_terms(&input, prices)).expect("signed here, with the prices as transient data");
+    // The destination's member reads on its own peer exactly the prices the member signed for.
+    let seen = block_on(s.federation.ledger(&s.org_b, "manager").get_terms(&terms_id)).expect("GetTerms");
+    assert_eq!(seen.private.map(|p| p.prices.cpu_core_hour), Some(23_000));
+    assert_eq!(seen.ledger_hash.as_deref(), Some(proposed.result.private_hash.as_str()));
+    assert!(seen.verified);
 }
