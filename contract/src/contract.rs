@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use crate::auth::{require_manager, require_operator, require_role};
 use crate::capacity::ensure_fits;
 use crate::chains::{self, require_federation};
+use crate::claims::{AcceptClaim, Claim, ClaimViolation, DisputeClaim};
 use crate::error::{ContractError, Kind, Result};
 use crate::integrity::parse_hash;
 use crate::ledger::Ledger;
@@ -25,7 +26,8 @@ use crate::ownership::{own, require_own_namespace};
 use crate::placement::{HostState, ListAvailabilityChanges, PlaceVm, PlacementReport, SetHostAvailability};
 use crate::policy::residency_denials;
 use crate::reputation::{GetReputation, Reputation};
-use crate::{clock, migration, msg, placement, query, reputation, state, stays, validate};
+use crate::terms::{AcceptTerms, ProposeTerms, Terms, TermsView};
+use crate::{claims, clock, migration, msg, placement, query, reputation, state, stays, terms, validate};
 
 // The contract's functions and events: one entry each. Adding a transaction is one entry here
 // (and its handler below); the dispatch, `vocabulary::FUNCTIONS`, the chaincode host's Fabric
@@ -44,14 +46,14 @@ crate::vocabulary::transactions! {
         "Changes a host's country, organisations or capacity (not below what is committed on it, nor where a VM on it may not be). Needs the manager role.";
     RegisterVm: Submit register_vm(RegisterVm) -> VirtualMachine,
         emits [VmRegistered],
-        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, CONFLICT, POLICY_DENIED, CAPACITY_EXCEEDED, LEDGER],
+        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, CONFLICT, POLICY_DENIED, CAPACITY_EXCEEDED, HOST_UNAVAILABLE, LEDGER],
         "Registers a VM on a host of its operator's cloud, where its regulation and requirements allow.";
     SetRegulation: Submit set_regulation(SetRegulation) -> VirtualMachine,
         emits [RegulationSet], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, POLICY_DENIED, LEDGER],
         "Replaces a VM's regulation, for later migrations (not one its current host breaks). Needs the operator's manager role.";
     Migrate: Submit migration::migrate(Migrate) -> Migration,
         emits [MigrationIndicated],
-        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, POLICY_DENIED, CAPACITY_EXCEEDED, LEDGER],
+        refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, POLICY_DENIED, CAPACITY_EXCEEDED, HOST_UNAVAILABLE, LEDGER],
         "The Indication: the VM's operator records the transfer key's hash (and, cold, the image's hash and HMAC) and sends the VM to an allowed host with room; reserves it until a deadline.";
     RecordStreamHash: Submit migration::record_stream_hash(RecordStreamHash) -> Migration,
         emits [StreamRecorded], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, LEDGER],
@@ -126,6 +128,27 @@ crate::vocabulary::transactions! {
     GetReputation: Evaluate reputation::get_reputation(GetReputation) -> Reputation,
         emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
         "How a cloud's migrations ended over a period (default 30 days), as destination and as source, with the migrations behind each figure, its mean time to confirm and its score.";
+    ProposeTerms: Submit terms::propose_terms(ProposeTerms) -> Terms,
+        emits [TermsProposed], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, CONFLICT, LEDGER],
+        "The source cloud's manager proposes service terms to another member's cloud; the prices travel as transient data into the pair's private collection, only their hash on the shared ledger.";
+    AcceptTerms: Submit terms::accept_terms(AcceptTerms) -> Terms,
+        emits [TermsAgreed], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, LEDGER],
+        "The destination cloud's manager accepts proposed terms, naming the hash of the prices it read; both members endorse.";
+    GetTerms: Evaluate terms::get_terms(ById) -> TermsView,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "Service terms: the public part, both signers and the private part's hash for every member; the prices for the two parties only.";
+    ClaimViolation: Submit claims::claim_violation(ClaimViolation) -> Claim,
+        emits [ViolationClaimed], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, ALREADY_EXISTS, CONFLICT, LEDGER],
+        "One party of agreed terms claims a violation by the other, with its oracle's measurement, checked against the terms and the ledger's evidence.";
+    DisputeClaim: Submit claims::dispute_claim(DisputeClaim) -> Claim,
+        emits [ClaimDisputed], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, LEDGER],
+        "The accused disputes a claim with its own measurement and evidence.";
+    AcceptClaim: Submit claims::accept_claim(AcceptClaim) -> Claim,
+        emits [ClaimAccepted], refuses [INVALID_ARGUMENT, NOT_FOUND, UNAUTHORIZED, CONFLICT, LEDGER],
+        "The accused accepts a claim (claimed or disputed): its credit appears in the accused cloud's Usage.";
+    GetClaim: Evaluate claims::get_claim(ById) -> Claim,
+        emits [], refuses [INVALID_ARGUMENT, NOT_FOUND, LEDGER],
+        "A violation claim by id.";
 }
 
 crate::vocabulary::events! {
@@ -144,6 +167,11 @@ crate::vocabulary::events! {
     VmLeft(LocalRecord), "On a local chain: a VM left the member's cloud (BASICS' Leave).";
     VmArrived(LocalRecord), "On a local chain: a VM arrived in the member's cloud (BASICS' Arrival).";
     HostAvailabilityChanged(HostState), "A host's member reported it up, draining or down.";
+    TermsProposed(Terms), "A cloud proposed service terms to another (prices private to the pair).";
+    TermsAgreed(Terms), "The destination accepted service terms: both signed.";
+    ViolationClaimed(Claim), "A party claimed a violation of agreed terms.";
+    ClaimDisputed(Claim), "The accused disputed a claim.";
+    ClaimAccepted(Claim), "The accused accepted a claim: a credit is due.";
 }
 
 fn decode<T: DeserializeOwned>(argument: &str) -> Result<T> {
@@ -319,6 +347,9 @@ pub async fn register_vm(ledger: &impl Ledger, input: msg::RegisterVm) -> Result
     let denials = residency_denials(&regulation, &host);
     if !denials.is_empty() {
         return Err(ContractError::PolicyDenied { vm_id: input.id, host_id: host.id, reasons: denials });
+    }
+    if let Some(unavailable) = placement::refuse_unavailable(ledger, &host).await? {
+        return Err(unavailable);
     }
     let mut allocation = chains::allocation_at(ledger, &host.id, &tx.timestamp).await?;
     ensure_fits(&host.id, &host.capacity, &allocation, &input.requirements)?;

@@ -44,6 +44,17 @@ pub enum ContractError {
     #[serde(rename_all = "camelCase")]
     CapacityExceeded { host_id: String, shortfalls: Vec<Shortfall> },
 
+    /// The host is down or draining: it takes no new VM (`RegisterVm`, `Migrate` onto it).
+    #[error("host `{host_id}` is {}{}: it takes no new VM (host availability rule)", availability.wire(), since.as_ref().map(|t| format!(" since {}", crate::clock::rfc3339(t))).unwrap_or_default())]
+    #[serde(rename_all = "camelCase")]
+    HostUnavailable {
+        host_id: String,
+        availability: crate::placement::Availability,
+        /// When the host's member reported it so.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<crate::model::Timestamp>,
+    },
+
     /// The request does not fit the current state (VM already migrating, migration already closed…).
     #[error("conflict: {reason}")]
     #[serde(rename_all = "camelCase")]
@@ -67,6 +78,10 @@ pub enum Kind {
     /// A Leave or an Arrival on a local chain.
     LocalRecord,
     Function,
+    /// Service terms agreed by two clouds.
+    Terms,
+    /// A violation claim under service terms.
+    Claim,
 }
 
 impl std::fmt::Display for Kind {
@@ -78,6 +93,8 @@ impl std::fmt::Display for Kind {
             Kind::Migration => "migration",
             Kind::LocalRecord => "local record (Leave or Arrival) of migration",
             Kind::Function => "function",
+            Kind::Terms => "service terms",
+            Kind::Claim => "violation claim",
         })
     }
 }
@@ -140,13 +157,14 @@ pub struct WireError {
 
 impl ContractError {
     /// Every code [`ContractError::code`] answers.
-    pub const CODES: [&'static str; 8] = [
+    pub const CODES: [&'static str; 9] = [
         "INVALID_ARGUMENT",
         "NOT_FOUND",
         "ALREADY_EXISTS",
         "UNAUTHORIZED",
         "POLICY_DENIED",
         "CAPACITY_EXCEEDED",
+        "HOST_UNAVAILABLE",
         "CONFLICT",
         "LEDGER",
     ];
@@ -160,6 +178,7 @@ impl ContractError {
             ContractError::Unauthorized { .. } => "UNAUTHORIZED",
             ContractError::PolicyDenied { .. } => "POLICY_DENIED",
             ContractError::CapacityExceeded { .. } => "CAPACITY_EXCEEDED",
+            ContractError::HostUnavailable { .. } => "HOST_UNAVAILABLE",
             ContractError::Conflict { .. } => "CONFLICT",
             ContractError::Ledger { .. } => "LEDGER",
         }

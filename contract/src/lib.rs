@@ -27,6 +27,7 @@
 pub mod auth;
 pub mod capacity;
 pub mod chains;
+pub mod claims;
 pub mod clock;
 pub mod contract;
 pub mod error;
@@ -45,6 +46,7 @@ pub mod reputation;
 pub mod schema;
 pub mod state;
 pub mod stays;
+pub mod terms;
 pub mod validate;
 pub mod vocabulary;
 

@@ -359,6 +359,15 @@ pub struct UsageReport {
     pub vms: Vec<VmUsage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_cost: Option<u64>,
+    /// Accepted violation claims against this cloud in the period: credits it owes the claimants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credits: Vec<crate::claims::Credit>,
+    /// The credits in the report's currency, summed (absent without prices).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_credits: Option<u64>,
+    /// `totalCost` less `totalCredits` (never below 0): what billing charges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_cost: Option<u64>,
 }
 
 /// What `Ping` answers: the floor transaction that benchmarks compare against.

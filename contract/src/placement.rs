@@ -402,17 +402,14 @@ pub async fn list_availability_changes(
     Ok(crate::model::Page { items, bookmark: page.bookmark })
 }
 
-/// `Migrate`'s rule: a `draining` or `down` host takes no new VM (`CONFLICT` naming the host and
-/// its availability).
+/// The host availability rule of `Migrate` and `RegisterVm`: a `draining` or `down` host takes no
+/// new VM (`HOST_UNAVAILABLE` naming the host, its availability and since when).
 pub(crate) async fn refuse_unavailable(ledger: &impl Ledger, destination: &Host) -> Result<Option<ContractError>> {
     let state = host_state(ledger, destination).await?;
-    Ok((state.availability != Availability::Up).then(|| {
-        ContractError::conflict(format!(
-            "host `{}` is {}{}: it takes no new VM (host availability rule)",
-            destination.id,
-            state.availability.wire(),
-            since_text(&state.since)
-        ))
+    Ok((state.availability != Availability::Up).then(|| ContractError::HostUnavailable {
+        host_id: destination.id.clone(),
+        availability: state.availability,
+        since: state.since,
     }))
 }
 

@@ -263,6 +263,10 @@ pub async fn usage(ledger: &impl Ledger, input: msg::Usage) -> Result<UsageRepor
             )
         })?),
     };
+    let credits = crate::claims::credits_in_period(ledger, &cloud.id, &input.from, &input.to).await?;
+    let total_credits = prices
+        .map(|p| credits.iter().filter(|c| c.currency == p.currency).fold(0u64, |sum, c| sum.saturating_add(c.amount)));
+    let net_cost = total_cost.zip(total_credits).map(|(cost, credit)| cost.saturating_sub(credit));
     Ok(UsageReport {
         cloud_id: cloud.id,
         from: input.from,
@@ -270,6 +274,9 @@ pub async fn usage(ledger: &impl Ledger, input: msg::Usage) -> Result<UsageRepor
         currency: prices.map(|p| p.currency.clone()),
         vms,
         total_cost,
+        credits,
+        total_credits,
+        net_cost,
     })
 }
 

@@ -7,10 +7,15 @@
 //! concurrent Confirmations into one cloud would invalidate each other (MVCC) for a figure that is
 //! only ever read.
 //!
-//! The score (per mille) is the share of closed migrations that ended well for the cloud's side:
+//! The score (per mille) is the share of closed migrations that ended well for the cloud's side,
+//! less the service it conceded it did not deliver:
 //! `confirmed (either side) / (confirmed + declined and expired as destination + rejected as
-//! source)`. A rejection is tamper evidence against what the source sent; a cancellation is the
-//! source's own choice and counts for nobody. A cloud without such migrations has no score.
+//! source + violations accepted)`. A rejection is tamper evidence against what the source sent; a
+//! cancellation is the source's own choice and counts for nobody. A violation counts once its
+//! accused cloud accepted the claim (`AcceptClaim`, in the period): an open or disputed claim is
+//! one party's word. Claims measure a destination's service (downtime, availability), so this is
+//! how the destination pays in reputation as well as in credit. A cloud without any of these has
+//! no score.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +43,15 @@ pub struct GetReputation {
     pub from: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<Timestamp>,
+}
+
+/// The violation claims a cloud accepted as the accused, and their ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(any(test, feature = "schema"), derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Violations {
+    pub count: u32,
+    pub claim_ids: Vec<String>,
 }
 
 /// One figure and the migrations behind it.
@@ -95,6 +109,9 @@ pub struct Reputation {
     pub as_destination: Outcomes,
     /// Migrations out of them.
     pub as_source: Outcomes,
+    /// Violation claims against the cloud that it accepted in the period (oldest first).
+    #[serde(default)]
+    pub accepted_violations: Violations,
     /// Mean time from Indication to Confirmation of the migrations it confirmed as destination
     /// (`asDestination.confirmed`), in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,7 +121,8 @@ pub struct Reputation {
     pub score: Option<u32>,
     /// Migrations read.
     pub migrations: u32,
-    /// The period held more than [`MAX_MIGRATIONS`]: only its oldest were read.
+    /// The period held more than [`MAX_MIGRATIONS`] migrations or accepted violations: only the
+    /// oldest were read.
     #[serde(default)]
     pub truncated: bool,
 }
@@ -129,6 +147,7 @@ pub async fn get_reputation(ledger: &impl Ledger, input: GetReputation) -> Resul
         to,
         as_destination: Outcomes::default(),
         as_source: Outcomes::default(),
+        accepted_violations: Violations::default(),
         mean_confirm_ms: None,
         score: None,
         migrations: 0,
@@ -152,6 +171,15 @@ pub async fn get_reputation(ledger: &impl Ledger, input: GetReputation) -> Resul
             reputation.as_source.add(&migration);
         }
     }
+    // The accepted-credit index (written by AcceptClaim) is this cloud's accepted violations by time.
+    let (start, end) = state::time_range(&state::credits_of_cloud(&reputation.cloud_id), Some(&from), Some(&to));
+    let credits = ledger.range(&start, &end, MAX_MIGRATIONS, None).await?;
+    reputation.truncated |= credits.bookmark.is_some();
+    for entry in credits.entries {
+        let claim_id = entry.key.rsplit('/').next().unwrap_or_default().to_owned();
+        reputation.accepted_violations.count += 1;
+        reputation.accepted_violations.claim_ids.push(claim_id);
+    }
     let confirmed_in = reputation.as_destination.confirmed.count;
     if confirmed_in > 0 {
         reputation.mean_confirm_ms = u64::try_from(confirm_ms / u128::from(confirmed_in)).ok();
@@ -171,7 +199,10 @@ pub fn score(r: &Reputation) -> Option<u32> {
         u64::try_from(ids.len()).unwrap_or(u64::MAX)
     };
     let good = both(|o| &o.confirmed);
-    let bad = u64::from(d.declined.count) + u64::from(d.expired.count) + u64::from(s.rejected.count);
+    let bad = u64::from(d.declined.count)
+        + u64::from(d.expired.count)
+        + u64::from(s.rejected.count)
+        + u64::from(r.accepted_violations.count);
     let total = good + bad;
     (total > 0).then(|| u32::try_from(good * u64::from(SCORE_SCALE) / total).unwrap_or(SCORE_SCALE))
 }

@@ -23,6 +23,10 @@
 //! | `host-state/{hostId}`                            | [`HostState`](crate::placement::HostState): its availability now (absent: up) |
 //! | `index/availability-by-host/{hostId}/{at}/{txId}` | [`HostState`](crate::placement::HostState) as each change recorded it |
 //! | `placed/{hostId}`                                | [`Placements`](crate::placement::Placements): Indications into the host, the round-robin cursor |
+//! | `terms/{termsId}`                                | [`Terms`](crate::terms::Terms): the public part, with the private part's hash |
+//! | `terms/{termsId}` in collection `terms-{orgA}-{orgB}` | [`PrivateTerms`](crate::terms::PrivateTerms): prices, visible to the two members only |
+//! | `claim/{claimId}`                                | [`Claim`](crate::claims::Claim) |
+//! | `index/credit-by-cloud/{accusedCloudId}/{acceptedAt}/{claimId}` | claim key, once accepted: a credit the cloud owes |
 //!
 //! Who must endorse a change of each key (Fabric's key-level endorsement policies) is set where the
 //! key is written; [`crate::ownership`] says who owns what.
@@ -166,6 +170,23 @@ pub fn vms_of_host(host_id: &str) -> String {
 
 pub fn reservations_of_host(host_id: &str) -> String {
     format!("reservation/{host_id}/")
+}
+
+/// Service terms (public part); the same key holds the private part in the pair's collection.
+pub fn terms(id: &str) -> String {
+    format!("terms/{id}")
+}
+
+pub fn claim(id: &str) -> String {
+    format!("claim/{id}")
+}
+
+pub fn credit_by_cloud(cloud_id: &str, at: &Timestamp, claim_id: &str) -> String {
+    format!("{}{}/{claim_id}", credits_of_cloud(cloud_id), time_key(at))
+}
+
+pub fn credits_of_cloud(cloud_id: &str) -> String {
+    format!("index/credit-by-cloud/{cloud_id}/")
 }
 
 /// `[start, end)` of a time-ordered index under `prefix`, bounded by `from` and `to` when given.

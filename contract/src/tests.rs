@@ -191,6 +191,11 @@ mod dispatch {
             crate::ContractError::Unauthorized { rule: "r".into(), caller_msp_id: "m".into(), caller_role: None },
             crate::ContractError::PolicyDenied { vm_id: "v".into(), host_id: "h".into(), reasons: vec![] },
             crate::ContractError::CapacityExceeded { host_id: "h".into(), shortfalls: vec![] },
+            crate::ContractError::HostUnavailable {
+                host_id: "h".into(),
+                availability: crate::placement::Availability::Down,
+                since: None,
+            },
             crate::ContractError::conflict("c"),
             crate::ContractError::Ledger { reason: "l".into() },
         ];
@@ -1675,6 +1680,22 @@ mod properties {
             ("ListAvailabilityChanges", json!({ "hostId": "org2.b-gb-1" })),
             ("PlaceVm", json!({ "vmId": "vm1", "strategy": "best-fit", "limit": 3 })),
             ("GetReputation", json!({ "cloudId": "org2.cloud-b" })),
+            (
+                "ProposeTerms",
+                json!({ "id": "org1.t", "sourceCloudId": "org1.cloud-a", "destinationCloudId": "org2.cloud-b",
+                "availabilityTargetBp": 9990, "maxDowntimeMs": 500,
+                "penalty": { "currency": "EUR", "fixedCredit": 1, "creditPerDowntimeSecond": 1,
+                "creditPerBasisPoint": 1, "maxCredit": 9 } }),
+            ),
+            ("AcceptTerms", json!({ "termsId": "org1.t", "privateHash": HASH })),
+            ("GetTerms", json!({ "id": "org1.t" })),
+            (
+                "ClaimViolation",
+                json!({ "id": "org1.c", "termsId": "org1.t", "metric": "availabilityBp", "measured": 9000 }),
+            ),
+            ("DisputeClaim", json!({ "claimId": "org1.c", "measured": 9999, "reason": "no" })),
+            ("AcceptClaim", json!({ "claimId": "org1.c" })),
+            ("GetClaim", json!({ "id": "org1.c" })),
         ]
     }
 
@@ -1733,3 +1754,4 @@ mod properties {
 }
 
 mod placement;
+mod sla;

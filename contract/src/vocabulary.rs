@@ -127,7 +127,7 @@ pub mod exit {
         UNREACHABLE = 5, "The proxy or the network behind it cannot be reached, is unavailable, busy, or timed out.";
         UNAUTHENTICATED = 6, "The API key, or the identity behind it, was refused.";
         NOT_FOUND = 7, "A record (or a route) that does not exist.";
-        CONFLICT = 8, "ALREADY_EXISTS, CONFLICT, or a transaction committed invalid.";
+        CONFLICT = 8, "ALREADY_EXISTS, CONFLICT, HOST_UNAVAILABLE, or a transaction committed invalid.";
         UNKNOWN_OUTCOME = 9, "Sent, but whether it committed is not known yet: look it up by its transaction id, or retry with the same idempotency key.";
     }
 }
@@ -169,6 +169,14 @@ pub const CODES: &[Code] = &[
     entry("UNAUTHORIZED", Contract, 403, exit::DENIED, false, "The caller's MSP or role does not allow the action."),
     entry("POLICY_DENIED", Contract, 422, exit::DENIED, false, "The VM's regulation forbids the destination host."),
     entry("CAPACITY_EXCEEDED", Contract, 422, exit::DENIED, false, "The host cannot hold what is asked of it."),
+    entry(
+        "HOST_UNAVAILABLE",
+        Contract,
+        409,
+        exit::CONFLICT,
+        false,
+        "The host is down or draining: it takes no new VM (registered or migrated onto it).",
+    ),
     entry(
         "CONFLICT",
         Contract,
@@ -590,6 +598,11 @@ mod tests {
                 host_id: "h".into(),
                 shortfalls: vec![Shortfall { resource: "cpuCores".into(), requested: 2, free: 1, capacity: 1 }],
             },
+            ContractError::HostUnavailable {
+                host_id: "h".into(),
+                availability: crate::placement::Availability::Draining,
+                since: Some(chrono::DateTime::UNIX_EPOCH),
+            },
             ContractError::Conflict { reason: "r".into() },
             ContractError::Ledger { reason: "r".into() },
         ];
@@ -601,6 +614,7 @@ mod tests {
                 | ContractError::Unauthorized { .. }
                 | ContractError::PolicyDenied { .. }
                 | ContractError::CapacityExceeded { .. }
+                | ContractError::HostUnavailable { .. }
                 | ContractError::Conflict { .. }
                 | ContractError::Ledger { .. } => {}
             }

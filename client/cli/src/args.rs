@@ -181,6 +181,18 @@ pub(crate) enum Command {
         after_help = "Examples:\n  vmledger completion bash > ~/.local/share/bash-completion/completions/vmledger\n  vmledger completion zsh > \"${fpath[1]}/_vmledger\"\n  vmledger completion fish > ~/.config/fish/completions/vmledger.fish"
     )]
     Completion(CompletionArgs),
+    /// Service terms between two clouds: propose (prices private to the pair), accept, show.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 terms propose --id org1.t1 --from-cloud org1.cloud-a --to-cloud org2.cloud-b --availability-bp 9990 --max-downtime-ms 500 --currency EUR --cpu-core-hour 17000 --memory-gib-hour 4000 --network-mbps-hour 7 --io-mbps-hour 1 --fixed-credit 10000 --credit-per-downtime-second 1000 --credit-per-basis-point 500 --max-credit 50000\n  vmledger --member org2 terms accept org1.t1\n  vmledger --member org3 terms show org1.t1"
+    )]
+    Terms(TermsCommand),
+    /// Violation claims under agreed terms: file, dispute, accept, show.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  vmledger --member org1 claim file --id org1.c1 --terms org1.t1 --migration <id> --downtime-ms 2500 --evidence oracle-17\n  vmledger --member org2 claim dispute org1.c1 --measured 450 --reason \"our QMP log says 450 ms\"\n  vmledger --member org2 claim accept org1.c1"
+    )]
+    Claim(ClaimCommand),
 }
 
 const TOP_EXAMPLES: &str = "Examples:
@@ -936,4 +948,103 @@ pub(crate) enum BenchPart {
     Basics,
     /// BASICS' delay on the local chains and the federation.
     Chains,
+}
+
+// ---- service terms and claims -------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TermsCommand {
+    /// Propose terms from one of the member's clouds to another member's (needs the manager identity).
+    Propose(TermsPropose),
+    /// Accept terms proposed to one of the member's clouds: reads the prices on the member's own
+    /// peer, checks them against the recorded hash, and signs that hash (needs the manager identity).
+    Accept { id: String },
+    /// Show terms: the public part and the prices' hash; the prices too for the two parties.
+    Show { id: String },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TermsPropose {
+    /// In the member's namespace (`org1.<name>`).
+    #[arg(long)]
+    pub(crate) id: String,
+    /// The source cloud (the member's own).
+    #[arg(long)]
+    pub(crate) from_cloud: String,
+    /// The destination cloud (another member's).
+    #[arg(long)]
+    pub(crate) to_cloud: String,
+    /// Terms for this migration only (default: every migration between the two clouds).
+    #[arg(long)]
+    pub(crate) migration: Option<String>,
+    /// Availability target in basis points (9990 = 99.90 %).
+    #[arg(long, value_name = "BP")]
+    pub(crate) availability_bp: u32,
+    #[arg(long, value_name = "MS")]
+    pub(crate) max_downtime_ms: u64,
+    /// Currency of the prices and credits (integers in micro-units of it).
+    #[arg(long)]
+    pub(crate) currency: String,
+    #[arg(long, value_name = "MICRO")]
+    pub(crate) cpu_core_hour: u64,
+    #[arg(long, value_name = "MICRO")]
+    pub(crate) memory_gib_hour: u64,
+    #[arg(long, value_name = "MICRO")]
+    pub(crate) network_mbps_hour: u64,
+    #[arg(long, value_name = "MICRO")]
+    pub(crate) io_mbps_hour: u64,
+    #[arg(long, value_name = "MICRO", default_value_t = 0)]
+    pub(crate) fixed_credit: u64,
+    #[arg(long, value_name = "MICRO", default_value_t = 0)]
+    pub(crate) credit_per_downtime_second: u64,
+    #[arg(long, value_name = "MICRO", default_value_t = 0)]
+    pub(crate) credit_per_basis_point: u64,
+    #[arg(long, value_name = "MICRO")]
+    pub(crate) max_credit: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClaimCommand {
+    /// Claim a violation of agreed terms by the other party (needs the manager identity).
+    File(ClaimFile),
+    /// Dispute a claim against the member's cloud, with its own measurement.
+    Dispute(ClaimDispute),
+    /// Accept a claim against the member's cloud: its credit is due.
+    Accept { id: String },
+    /// Show a claim.
+    Show { id: String },
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("measurement").required(true).args(["downtime_ms", "availability_bp"]))]
+pub(crate) struct ClaimFile {
+    /// In the member's namespace (`org1.<name>`).
+    #[arg(long)]
+    pub(crate) id: String,
+    #[arg(long)]
+    pub(crate) terms: String,
+    /// The migration measured (a downtime claim needs one, unless the terms name it).
+    #[arg(long)]
+    pub(crate) migration: Option<String>,
+    /// Measured downtime of the migration.
+    #[arg(long, value_name = "MS")]
+    pub(crate) downtime_ms: Option<u64>,
+    /// Measured availability, in basis points.
+    #[arg(long, value_name = "BP")]
+    pub(crate) availability_bp: Option<u64>,
+    /// References to the evidence (repeat, or separate with commas).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) evidence: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClaimDispute {
+    pub(crate) id: String,
+    /// The accused's own measurement, in the claim's unit.
+    #[arg(long)]
+    pub(crate) measured: u64,
+    #[arg(long)]
+    pub(crate) reason: String,
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) evidence: Vec<String>,
 }

@@ -136,6 +136,7 @@ mod tests {
                 "UNAUTHORIZED" => serde_json::json!({"rule": "r", "callerMspId": "M"}),
                 "POLICY_DENIED" => serde_json::json!({"vmId": "v", "hostId": "h", "reasons": []}),
                 "CAPACITY_EXCEEDED" => serde_json::json!({"hostId": "h", "shortfalls": []}),
+                "HOST_UNAVAILABLE" => serde_json::json!({"hostId": "h", "availability": "down"}),
                 "CONFLICT" | "LEDGER" => serde_json::json!({"reason": "r"}),
                 _ => serde_json::Value::Null,
             };

@@ -65,6 +65,8 @@ async fn run(ctx: &Ctx, command: Command) -> anyhow::Result<()> {
         Command::Apply(a) => apply::run(ctx, a).await,
         Command::Context(c) => contexts::run(ctx, c),
         Command::Completion(a) => completion::run(a),
+        Command::Terms(c) => commands::terms::run(ctx, c).await,
+        Command::Claim(c) => commands::claim::run(ctx, c).await,
     }
 }
 

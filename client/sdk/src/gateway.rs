@@ -18,6 +18,7 @@
 //! commit-status request itself, after checking it is the call it asked for; the proxy builds and
 //! relays them and never sees the key.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
@@ -484,6 +485,27 @@ pub struct Contract {
 #[derive(Serialize)]
 struct Args<'a> {
     args: [&'a str; 1],
+    /// Transient data: reaches the endorsing peers, never the ledger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transient: Option<&'a BTreeMap<String, String>>,
+}
+
+/// A write's transient data (name → text): private values such as prices, so its `Debug` shows
+/// the names only, never the values.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Transient(BTreeMap<String, String>);
+
+impl Transient {
+    /// The data, or `None` when there is none (the body then has no `transient` member).
+    fn sent(&self) -> Option<&BTreeMap<String, String>> {
+        (!self.0.is_empty()).then_some(&self.0)
+    }
+}
+
+impl std::fmt::Debug for Transient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 #[derive(Deserialize)]
@@ -637,6 +659,7 @@ pub struct Prepared {
     contract: Contract,
     function: String,
     argument: String,
+    transient: Transient,
     key: String,
     tx_id: String,
     creator: Vec<u8>,
@@ -687,6 +710,17 @@ impl Prepared {
     /// The idempotency key: submitting again with it (here or from elsewhere) is the same transaction.
     pub fn idempotency_key(&self) -> &str {
         &self.key
+    }
+
+    /// This write with transient data (name → text): it reaches the endorsing peers only (Fabric's
+    /// gateway then endorses only on members of the private data collections written) and is never
+    /// recorded on the ledger, unlike the argument. The transaction id does not depend on it (it is
+    /// the key's nonce and the creator's, as Fabric defines it); the proxy still refuses the same key
+    /// sent again with other transient data (`IDEMPOTENCY_KEY_REUSED`).
+    #[must_use]
+    pub fn with_transient(mut self, transient: BTreeMap<String, String>) -> Self {
+        self.transient = Transient(transient);
+        self
     }
 
     /// Submits and waits until committed. A transaction committed invalid because its read set went
@@ -846,7 +880,7 @@ impl Prepared {
             .http
             .post(self.contract.url("transactions", &self.function))
             .header("idempotency-key", key)
-            .json(&Args { args: [&self.argument] });
+            .json(&Args { args: [&self.argument], transient: self.transient.sent() });
         let response = gw.send(Step::Transaction, Some(&self.tx_id), timeout, request).await?;
         let body = expect_ok(Step::Transaction, Some(&self.tx_id), response).await?;
         decode_body::<Committed>(Step::Transaction, Some(&self.tx_id), &body)
@@ -860,7 +894,7 @@ impl Prepared {
             .post(self.contract.url("transactions", &self.function))
             .header(header::HeaderName::from_static("prefer"), "respond-async")
             .header("idempotency-key", &self.key)
-            .json(&Args { args: [&self.argument] });
+            .json(&Args { args: [&self.argument], transient: self.transient.sent() });
         let timeout = gw.timeouts.endorse + gw.timeouts.submit;
         let response = gw.send(Step::Transaction, Some(&self.tx_id), timeout, request).await?;
         if response.status() != StatusCode::ACCEPTED {
@@ -903,6 +937,7 @@ impl Prepared {
             chaincode: &self.contract.name,
             function: &self.function,
             argument: &self.argument,
+            transient: &self.transient.0,
             creator: &self.creator,
             nonce: &nonce,
         };
@@ -930,7 +965,12 @@ impl Prepared {
         let body = post(
             Step::Endorse,
             self.contract.url("proposals", &self.function),
-            serde_json::json!({"args": [self.argument], "identity": identity}),
+            match self.transient.sent() {
+                Some(transient) => {
+                    serde_json::json!({"args": [self.argument], "transient": transient, "identity": identity})
+                }
+                None => serde_json::json!({"args": [self.argument], "identity": identity}),
+            },
             gw.timeouts.evaluate,
         )
         .await?;
@@ -1024,7 +1064,7 @@ impl Contract {
         let url = self.url("queries", function);
         let (value, _) = gw
             .with_retries(|| async {
-                let request = gw.http.post(&url).json(&Args { args: [argument] });
+                let request = gw.http.post(&url).json(&Args { args: [argument], transient: None });
                 let response = gw.send(Step::Evaluate, None, gw.timeouts.evaluate, request).await?;
                 let body = expect_ok(Step::Evaluate, None, response).await?;
                 decode_body::<QueryAnswer>(Step::Evaluate, None, &body).map(|a| a.result)
@@ -1055,6 +1095,7 @@ impl Contract {
             contract: self.clone(),
             function: function.to_owned(),
             argument: argument.to_owned(),
+            transient: Transient::default(),
             tx_id: identity::tx_id(key, &creator),
             key: key.to_owned(),
             creator,
@@ -1067,6 +1108,19 @@ impl Contract {
     /// As [`Prepared::submit`].
     pub async fn submit(&self, function: &str, argument: &str) -> Result<Committed> {
         self.prepare(function, argument).await?.submit().await
+    }
+
+    /// [`Contract::submit`] with transient data (name → text): see [`Prepared::with_transient`].
+    ///
+    /// # Errors
+    /// As [`Prepared::submit`].
+    pub async fn submit_with_transient(
+        &self,
+        function: &str,
+        argument: &str,
+        transient: BTreeMap<String, String>,
+    ) -> Result<Committed> {
+        self.prepare(function, argument).await?.with_transient(transient).submit().await
     }
 
     /// Submits `function` and returns once the orderer has accepted it (see [`Prepared::submit_async`]).

@@ -208,6 +208,9 @@ struct SignatureHeader {
 struct ChaincodeProposalPayload {
     #[prost(bytes = "vec", tag = "1")]
     input: Vec<u8>,
+    /// Transient data: endorsers read it, the transaction Fabric records leaves it out.
+    #[prost(map = "string, bytes", tag = "2")]
+    transient_map: std::collections::HashMap<String, Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -283,6 +286,8 @@ pub struct Expected<'a> {
     pub chaincode: &'a str,
     pub function: &'a str,
     pub argument: &'a str,
+    /// The transient data asked for (empty: none); the proposal must carry exactly this.
+    pub transient: &'a std::collections::BTreeMap<String, String>,
     pub creator: &'a [u8],
     pub nonce: &'a [u8],
 }
@@ -334,6 +339,13 @@ pub fn proposal_to_sign(bytes: &[u8], expected: &Expected<'_>) -> Result<Vec<u8>
         ),
         (signature.creator == expected.creator, "signed by this identity".to_owned()),
         (signature.nonce == expected.nonce, "the idempotency key's nonce".to_owned()),
+        (
+            payload.transient_map.len() == expected.transient.len()
+                && expected.transient.iter().all(|(name, value)| {
+                    payload.transient_map.get(name).is_some_and(|v| v.as_slice() == value.as_bytes())
+                }),
+            format!("transient data {:?}", expected.transient.keys().collect::<Vec<_>>()),
+        ),
     ];
     if let Some((_, wanted)) = checks.iter().find(|(ok, _)| !ok) {
         return Err(mismatch(WHAT, format!("expected {wanted}")));
@@ -396,5 +408,57 @@ mod tests {
         assert_ne!(tx_id("key-2", &creator), tx_id("key-1", &creator));
         assert_eq!(new_idempotency_key().len(), 48);
         assert_ne!(new_idempotency_key(), new_idempotency_key());
+    }
+
+    /// A proposal as the proxy builds it, with `transient` in its payload's transient map.
+    fn proposal(transient: &[(&str, &str)]) -> Vec<u8> {
+        let channel_header =
+            ChannelHeader { kind: ENDORSER_TRANSACTION, channel_id: "federation".into(), tx_id: "tx".into() };
+        let signature_header = SignatureHeader { creator: b"me".to_vec(), nonce: b"n".to_vec() };
+        let header = Header {
+            channel_header: channel_header.encode_to_vec(),
+            signature_header: signature_header.encode_to_vec(),
+        };
+        let spec = ChaincodeSpec {
+            chaincode_id: Some(ChaincodeId { name: "vmledger".into() }),
+            input: Some(ChaincodeInput { args: vec![b"ProposeTerms".to_vec(), b"{}".to_vec()] }),
+        };
+        let payload = ChaincodeProposalPayload {
+            input: ChaincodeInvocationSpec { chaincode_spec: Some(spec) }.encode_to_vec(),
+            transient_map: transient.iter().map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec())).collect(),
+        };
+        let message = ProposalMessage { header: header.encode_to_vec(), payload: payload.encode_to_vec() };
+        ProposedTransaction {
+            transaction_id: "tx".into(),
+            proposal: Some(SignedProposal { proposal_bytes: message.encode_to_vec() }),
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn a_proposal_is_signed_only_with_exactly_the_transient_data_asked_for() {
+        let asked = std::collections::BTreeMap::from([("terms".to_owned(), "{\"prices\":1}".to_owned())]);
+        let none = std::collections::BTreeMap::new();
+        let expected = |transient| Expected {
+            tx_id: "tx",
+            channel: "federation",
+            chaincode: "vmledger",
+            function: "ProposeTerms",
+            argument: "{}",
+            transient,
+            creator: b"me",
+            nonce: b"n",
+        };
+        assert!(proposal_to_sign(&proposal(&[("terms", "{\"prices\":1}")]), &expected(&asked)).is_ok());
+        assert!(proposal_to_sign(&proposal(&[]), &expected(&none)).is_ok());
+        for (built, transient) in [
+            (proposal(&[]), &asked),
+            (proposal(&[("terms", "{\"prices\":2}")]), &asked),
+            (proposal(&[("terms", "{\"prices\":1}"), ("more", "x")]), &asked),
+            (proposal(&[("terms", "{\"prices\":1}")]), &none),
+        ] {
+            let refused = proposal_to_sign(&built, &expected(transient)).expect_err("other transient data");
+            assert!(refused.reason.contains("transient data"), "{refused}");
+        }
     }
 }

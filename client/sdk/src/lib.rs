@@ -28,6 +28,7 @@
 //!   report and progress through an observer).
 //! - [`relay`]: a member's relay (BASICS' cloud gateway): follows the federation and writes Leave and
 //!   Arrival on the member's local chain, from a durable checkpoint, with its status over HTTP.
+//! - [`sla`]: service terms with prices private to the two clouds, violation claims and their answers.
 //! - [`agent`]: the destination agent, the destination side of that workflow (an HTTP server that
 //!   hashes what it receives and confirms as its member).
 //!
@@ -47,6 +48,7 @@ pub mod ledger;
 pub mod members;
 pub mod relay;
 pub mod rows;
+pub mod sla;
 pub mod transfer;
 pub mod workflow;
 

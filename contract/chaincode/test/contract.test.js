@@ -30,9 +30,10 @@ const ORG1_OPERATOR = identity('Org1MSP', 'operator', 'operator');
 const ORG2_MANAGER = identity('Org2MSP', 'manager', 'manager');
 
 /** Runs one transaction through the host; commits it only if it succeeds, like Fabric. */
-async function submit(world, caller, fn, request) {
+async function submit(world, caller, fn, request, transient = {}) {
     const ctx = world.transaction(caller);
     ctx.fcn = fn;
+    ctx.transient = transient;
     const contract = new VmLedgerContract();
     const method = contract[fn] ? contract[fn].bind(contract) : () => contract.unknownTransaction(ctx);
     try {
@@ -170,4 +171,28 @@ test('the transaction context names the channel the contract runs on', () => {
 test('a query of a channel this peer has not joined is refused, not answered', async () => {
     const ctx = new MemoryWorld().transaction(ORG1_OPERATOR);
     await assert.rejects(new StubAdapter(ctx.stub).queryChannel('local-org9', 'GetVm', '{"id":"v"}'), /local-org9/);
+});
+
+test('terms reach the pair collection from transient data; the shared ledger holds only their hash', async () => {
+    const world = await federation();
+    const prices = {currency: 'EUR', cpuCoreHour: 17000, memoryGibHour: 4000, networkMbpsHour: 7, ioMbpsHour: 1};
+    const terms = JSON.stringify({prices, salt: '5a'.repeat(32)});
+    const proposal = {id: 'org1.t1', sourceCloudId: 'org1.cloud-a', destinationCloudId: 'org2.cloud-b',
+        availabilityTargetBp: 9990, maxDowntimeMs: 500,
+        penalty: {currency: 'EUR', fixedCredit: 1, creditPerDowntimeSecond: 1, creditPerBasisPoint: 1, maxCredit: 9}};
+    const missing = await submit(world, ORG1_MANAGER, 'ProposeTerms', proposal);
+    assert.equal(missing.error.code, 'INVALID_ARGUMENT');
+    assert.match(missing.error.message, /transient/);
+
+    const {answer, ctx} = await submit(world, ORG1_MANAGER, 'ProposeTerms', proposal, {terms});
+    assert.equal(answer.collection, 'terms-org1-org2');
+    assert.deepEqual([...ctx.privateWrites.keys()], ['terms-org1-org2\u0000terms/org1.t1']);
+    const written = ctx.privateWrites.get('terms-org1-org2\u0000terms/org1.t1');
+    assert.equal(answer.privateHash, require('node:crypto').createHash('sha256').update(written).digest('hex'));
+    assert.ok(![...world.state.values()].some((v) => v.includes('17000')), 'no price on the shared ledger');
+
+    const {answer: view} = await submit(world, ORG2_MANAGER, 'GetTerms', {id: 'org1.t1'});
+    assert.equal(view.ledgerHash, answer.privateHash);
+    assert.equal(view.verified, true);
+    assert.deepEqual(view.private.prices, prices);
 });

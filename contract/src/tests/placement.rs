@@ -112,12 +112,32 @@ mod availability {
                 "SetHostAvailability",
                 set_availability("org2.b-gb-1", availability),
             );
-            let error = refused(&ledger, &org1_user(), "Migrate", migrate_to("org2.b-gb-1"), "CONFLICT");
+            let error = refused(&ledger, &org1_user(), "Migrate", migrate_to("org2.b-gb-1"), "HOST_UNAVAILABLE");
             let text = error.to_string();
             assert!(text.contains(availability) && text.contains("host availability rule"), "{text}");
         }
         ok::<HostState>(&ledger, &org2_admin(), "SetHostAvailability", set_availability("org2.b-gb-1", "up"));
         ok::<Migration>(&ledger, &org1_user(), "Migrate", migrate_to("org2.b-gb-1"));
+    }
+
+    #[test]
+    fn a_down_or_draining_host_refuses_a_new_vm_naming_the_host_and_its_availability() {
+        let ledger = set_up();
+        let mut vm2 = vm1();
+        vm2["id"] = json!("vm2");
+        for (wire, availability) in [("down", Availability::Down), ("draining", Availability::Draining)] {
+            ok::<HostState>(&ledger, &org1_admin(), "SetHostAvailability", set_availability("org1.a-jp-1", wire));
+            let since = Some(ledger.now() - Duration::seconds(1));
+            let error = refused(&ledger, &org1_user(), "RegisterVm", vm2.clone(), "HOST_UNAVAILABLE");
+            assert_eq!(
+                error,
+                crate::ContractError::HostUnavailable { host_id: "org1.a-jp-1".into(), availability, since },
+                "typed: the host, its availability and since when"
+            );
+            assert!(error.to_string().contains(&format!("host `org1.a-jp-1` is {wire} since")), "{error}");
+        }
+        ok::<HostState>(&ledger, &org1_admin(), "SetHostAvailability", set_availability("org1.a-jp-1", "up"));
+        ok::<VirtualMachine>(&ledger, &org1_user(), "RegisterVm", vm2);
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //!
 //! The label names what the servers run (the wasm contract and its Node host), so a change of either
 //! is a new package and a new definition, upgraded by the next `up`.
+//!
+//! On the federation the definition also carries the private data collections: one per pair of
+//! members (`terms-org1-org2`, named by the contract), where two clouds keep the prices of their
+//! service terms. The definition's version is the label plus a hash of the collections, so a member
+//! joining (new pairs) changes the version and the next `define` upgrades it at the next sequence.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -148,6 +153,68 @@ pub fn install(net: &Net, label: &str, n: u8) -> Result<String> {
     Ok(id)
 }
 
+/// Which private data collections a definition carries (see [`define`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collections {
+    Current,
+    Committed,
+}
+
+/// The private data collections of the chaincode on `channel`: on the federation one per pair of
+/// members that ever joined it, readable and writable by the pair's members only, endorsed by both.
+/// A member that left stays in its pairs' names (Fabric refuses to drop a committed collection) but
+/// not in their policies (nor may a policy name a member outside the channel). Local channels have
+/// one member and no collections.
+pub fn collections(net: &Net, channel: Channel) -> Value {
+    if channel != Channel::Federation {
+        return json!([]);
+    }
+    pair_collections(&net.settings.members)
+}
+
+fn pair_collections(members: &[crate::settings::Member]) -> Value {
+    let ever: Vec<&crate::settings::Member> =
+        members.iter().filter(|m| m.standing != crate::settings::Standing::Joining).collect();
+    let mut out = Vec::new();
+    for (i, a) in ever.iter().enumerate() {
+        for b in &ever[i + 1..] {
+            let mut present: Vec<String> = [a, b].iter().filter(|m| m.is_active()).map(|m| m.msp_id()).collect();
+            if present.is_empty() {
+                // Both left: the collection must stay and its policy name a member of the channel.
+                // No transaction can write it any more (neither party can submit); the member named
+                // reads only what its own peer holds of it, which is nothing.
+                let Some(keeper) = members.iter().find(|m| m.is_active()) else { continue };
+                present.push(keeper.msp_id());
+            }
+            let members = present.iter().map(|m| format!("'{m}.member'")).collect::<Vec<_>>().join(",");
+            let peers = present.iter().map(|m| format!("'{m}.peer'")).collect::<Vec<_>>().join(",");
+            out.push(json!({
+                "name": vmledger_contract::terms::collection(&a.msp_id(), &b.msp_id()),
+                "policy": format!("OR({members})"),
+                "requiredPeerCount": 0,
+                "maxPeerCount": 1,
+                "blockToLive": 0,
+                "memberOnlyRead": true,
+                "memberOnlyWrite": true,
+                "endorsementPolicy": {"signaturePolicy": format!("AND({peers})")},
+            }));
+        }
+    }
+    Value::Array(out)
+}
+
+/// The definition's version: the package label, plus 8 hex of the collections' SHA-256 when there
+/// are any (a changed collection configuration is a new definition, at the next sequence).
+fn definition_version(label: &str, collections: &Value) -> String {
+    match collections.as_array() {
+        Some(list) if !list.is_empty() => {
+            let hash = Sha256::digest(collections.to_string().as_bytes());
+            format!("{label}.{}", &hex::encode(hash)[..8])
+        }
+        _ => label.to_owned(),
+    }
+}
+
 /// The committed definition on `channel` (as member `n` sees it), if any.
 fn committed(net: &Net, n: u8, channel: &str) -> Result<Option<Value>> {
     let deadline = std::time::Instant::now() + net.timeout;
@@ -176,10 +243,35 @@ fn orderer_of(net: &Net, channel: Channel, n: u8) -> Node {
 /// Brings the chaincode definition on `channel` to `label`: each member of the channel approves it
 /// with its own package id, then it is committed with every member's endorsement. Returns whether
 /// anything changed.
-pub fn define(net: &Net, channel: Channel, label: &str, package_ids: &dyn Fn(u8) -> String) -> Result<bool> {
+///
+/// `Collections::Current` defines the collections of the members as they are now;
+/// `Collections::Committed` keeps those last defined (a member joining approves the definition as it
+/// is: upgrading it then would invalidate, as MVCC_READ_CONFLICT, the transactions in flight during
+/// the join; its pairs' collections come with the next `up`).
+pub fn define(
+    net: &Net,
+    channel: Channel,
+    label: &str,
+    package_ids: &dyn Fn(u8) -> String,
+    which: Collections,
+) -> Result<bool> {
     let name = channel.name();
     let members = channel.members(net);
     let first = members[0];
+    let collections_file = net.paths.chaincode().join(format!("collections.{name}.json"));
+    let committed_collections = std::fs::read(&collections_file).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let collections = match (which, committed_collections) {
+        (Collections::Committed, Some(committed)) => committed,
+        _ => collections(net, channel),
+    };
+    files::write(&collections_file, serde_json::to_string_pretty(&collections)?.as_bytes())?;
+    let with_collections = |command: &mut std::process::Command| {
+        if collections.as_array().is_some_and(|c| !c.is_empty()) {
+            command.arg("--collections-config").arg(&collections_file);
+        }
+    };
+    let version = definition_version(label, &collections);
+    let label = version.as_str();
     let (current, mut sequence) = match committed(net, first, &name)? {
         Some(def) => (def["version"].as_str().unwrap_or_default().to_owned(), def["sequence"].as_u64().unwrap_or(0)),
         None => (String::new(), 0),
@@ -206,6 +298,7 @@ pub fn define(net: &Net, channel: Channel, label: &str, package_ids: &dyn Fn(u8)
             .args(net.orderer_flags(n, orderer))
             .args(["-C", &name, "-n", CHAINCODE, "-v", label, "--package-id", &package_ids(n)])
             .args(["--sequence", &sequence.to_string(), "--waitForEventTimeout", "60s"]);
+        with_collections(&mut command);
         net.run(Some(Node::Peer(n)), &format!("approveformyorg {name} (org{n})"), &mut command)?;
     }
     if current != label {
@@ -221,6 +314,7 @@ pub fn define(net: &Net, channel: Channel, label: &str, package_ids: &dyn Fn(u8)
                 .arg(net.org(n).ca_cert());
         }
         command.args(["--waitForEventTimeout", "60s"]);
+        with_collections(&mut command);
         net.run(Some(Node::Peer(first)), &format!("chaincode commit {name}"), &mut command)?;
     }
     Ok(true)
@@ -249,4 +343,48 @@ pub fn answers_ping(net: &Net, n: u8, channel: &str) -> bool {
     command.env("CORE_PEER_MSPCONFIGPATH", net.org(n).user_msp(vmledger_contract::auth::OPERATOR_ROLE));
     command.args(["chaincode", "query", "-C", channel, "-n", CHAINCODE, "-c", r#"{"Args":["Ping","{}"]}"#]);
     net.try_run(&format!("Ping on {channel} (peer0.org{n})"), &mut command).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Member, Standing};
+
+    fn members(standings: &[Standing]) -> Vec<Member> {
+        standings
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Member { n: u8::try_from(i + 1).unwrap_or(0), host: "127.0.0.1".into(), standing: *s })
+            .collect()
+    }
+
+    #[test]
+    fn one_collection_per_pair_private_to_it_and_endorsed_by_both() {
+        let all = pair_collections(&members(&[Standing::Active; 3]));
+        let names: Vec<&str> = all.as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
+        assert_eq!(names, ["terms-org1-org2", "terms-org1-org3", "terms-org2-org3"]);
+        assert_eq!(all[0]["policy"], "OR('Org1MSP.member','Org2MSP.member')");
+        assert_eq!(all[0]["endorsementPolicy"]["signaturePolicy"], "AND('Org1MSP.peer','Org2MSP.peer')");
+        assert_eq!((all[0]["memberOnlyRead"].as_bool(), all[0]["memberOnlyWrite"].as_bool()), (Some(true), Some(true)));
+    }
+
+    #[test]
+    fn a_member_that_left_keeps_its_pairs_names_but_leaves_their_policies() {
+        let after =
+            pair_collections(&members(&[Standing::Active, Standing::Active, Standing::Left, Standing::Joining]));
+        let names: Vec<&str> = after.as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
+        assert_eq!(names, ["terms-org1-org2", "terms-org1-org3", "terms-org2-org3"], "org4 is not in yet");
+        assert_eq!(after[1]["policy"], "OR('Org1MSP.member')");
+        let both_left =
+            pair_collections(&members(&[Standing::Active, Standing::Active, Standing::Left, Standing::Left]));
+        let kept = both_left.as_array().into_iter().flatten().find(|c| c["name"] == "terms-org3-org4");
+        assert_eq!(
+            kept.map(|c| c["policy"].clone()),
+            Some(json!("OR('Org1MSP.member')")),
+            "a committed collection stays"
+        );
+        let before = pair_collections(&members(&[Standing::Active; 3]));
+        assert_ne!(definition_version("vmledger_x", &after), definition_version("vmledger_x", &before));
+        assert_eq!(definition_version("vmledger_x", &json!([])), "vmledger_x");
+    }
 }

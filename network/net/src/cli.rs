@@ -303,6 +303,7 @@ pub fn run(root: &Path) -> Result<u8> {
             let n = net.settings.find(&org)?.n;
             membership::leave(&net, n)?;
             membership::set_standing(&mut net, n, Standing::Left)?;
+            membership::drop_from_collections(&net)?;
             outputs::write_all(&net)?;
             crate::say(&format!("org{n} left the federation; its history stays on the ledger"));
             Ok(0)

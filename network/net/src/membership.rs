@@ -42,7 +42,7 @@ pub fn prepare(net: &Net, n: u8) -> Result<()> {
     nodes::join_peer(net, n, local, &block)?;
     let label = chaincode::label(net)?;
     let id = chaincode::install(net, &label, n)?;
-    chaincode::define(net, local, &label, &|_| id.clone())?;
+    chaincode::define(net, local, &label, &|_| id.clone(), chaincode::Collections::Current)?;
     Ok(())
 }
 
@@ -113,7 +113,7 @@ pub fn join(net: &Net, n: u8, signers: &[u8]) -> Result<()> {
 pub fn settle(net: &Net, n: u8) -> Result<()> {
     let label = chaincode::label(net)?;
     let id = chaincode::install(net, &label, n)?;
-    chaincode::define(net, Channel::Federation, &label, &|_| id.clone())?;
+    chaincode::define(net, Channel::Federation, &label, &|_| id.clone(), chaincode::Collections::Committed)?;
     let others = net.members().count().saturating_sub(1);
     up::each_member(net, |m| {
         process::wait_until(
@@ -156,6 +156,20 @@ pub fn leave(net: &Net, n: u8) -> Result<()> {
     for node in nodes {
         process::stop(&net.paths, &node.to_string())?;
     }
+    Ok(())
+}
+
+/// After a member left: the federation's chaincode definition without it in the policies of its
+/// pairs' collections. Fabric refuses to approve a definition whose collection policies name an
+/// organisation outside the channel, so until this upgrade no member could join.
+pub fn drop_from_collections(net: &Net) -> Result<()> {
+    let label = chaincode::label(net)?;
+    let mut ids = std::collections::BTreeMap::new();
+    for member in net.members() {
+        ids.insert(member.n, chaincode::install(net, &label, member.n)?);
+    }
+    let id_of = |m: u8| ids.get(&m).cloned().unwrap_or_default();
+    chaincode::define(net, Channel::Federation, &label, &id_of, chaincode::Collections::Current)?;
     Ok(())
 }
 

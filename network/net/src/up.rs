@@ -129,7 +129,7 @@ pub fn up(net: &Net) -> Result<()> {
     let ids = |n: u8| package_ids.get(&n).cloned().unwrap_or_default();
     let mut changed = false;
     for channel in Channel::all(net) {
-        changed |= chaincode::define(net, channel, &label, &ids)?;
+        changed |= chaincode::define(net, channel, &label, &ids, chaincode::Collections::Current)?;
     }
     files::write(&net.paths.chaincode().join("label"), label.as_bytes())?;
     mark(t0, "chaincode defined");

@@ -197,9 +197,9 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
 
   // ---- request body -------------------------------------------------------------------------------
 
-  /** Read the JSON body {"args": [string…]} within the size limit. */
+  /** Read the JSON body {"args": [string…], "transient"?: {name: string}} within the size limit. */
   async function readArgs(req, ctx) {
-    return parseArgs(await readBody(req, ctx));
+    return parseCall(await readBody(req, ctx));
   }
 
   /** Read the body as text within the size limit. */
@@ -511,8 +511,9 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
     async submit(req, res, ctx) {
       const { channel, chaincode, fn } = fabricCall(ctx.params, 'submit');
       ctx.fn = fn.name;
-      const args = checkArity(fn, await readArgs(req, ctx));
-      await submitCall(req, res, ctx, { channel, chaincode, fn: fn.name, args });
+      const { args, transient } = await readArgs(req, ctx);
+      checkArity(fn, args);
+      await submitCall(req, res, ctx, { channel, chaincode, fn: fn.name, args, ...(transient && { transient }) });
     },
 
     async typedSubmit(req, res, ctx) {
@@ -586,7 +587,7 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
     async offlinePropose(req, res, ctx) {
       const { channel, chaincode, fn } = fabricCall(ctx.params, 'submit');
       ctx.fn = fn.name;
-      const body = parseSigned(await readBody(req, ctx), { args: 'array', identity: 'object' });
+      const body = parseSigned(await readBody(req, ctx), { args: 'array', transient: 'transient', identity: 'object' });
       const args = checkArity(fn, checkStrings(body.args ?? [], 'args'));
       const { mspId, certificate } = body.identity;
       if (typeof mspId !== 'string' || typeof certificate !== 'string' || !certificate.includes('BEGIN CERTIFICATE')) {
@@ -595,7 +596,10 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
       const key = idempotencyKey(req);
       ctx.responseHeaders = { 'Idempotency-Key': key };
       const creator = creatorOf(mspId, Buffer.from(certificate, 'utf8'));
-      const proposed = proposedTransaction({ channel, chaincode, fn: fn.name, args, creator, nonce: nonceOf(key) });
+      // Transient data rides in the proposal the member signs; the endorsed transaction leaves it out.
+      const proposed = proposedTransaction({
+        channel, chaincode, fn: fn.name, args, transient: body.transient, creator, nonce: nonceOf(key),
+      });
       ctx.txId = proposed.txId;
       sendJson(res, 200, { txId: proposed.txId, proposal: Buffer.from(proposed.bytes).toString('base64') },
         ctx.responseHeaders);
@@ -690,8 +694,10 @@ function createApp({ config, fabric, vocabulary = Vocabulary.load(config.vocabul
     async query(req, res, ctx) {
       const { channel, chaincode, fn } = fabricCall(ctx.params, 'evaluate');
       ctx.fn = fn.name;
-      const args = checkArity(fn, await readArgs(req, ctx));
-      const result = await fabric.evaluate(ctx.identity, { channel, chaincode, fn: fn.name, args });
+      const { args, transient } = await readArgs(req, ctx);
+      checkArity(fn, args);
+      const result = await fabric.evaluate(ctx.identity,
+        { channel, chaincode, fn: fn.name, args, ...(transient && { transient }) });
       sendJson(res, 200, { result });
     },
 
@@ -980,6 +986,8 @@ function parseSigned(text, shape) {
     } else if (kind === 'array') {
       if (value !== undefined && !Array.isArray(value)) throw badRequest(`"${key}" must be an array`);
       out[key] = value;
+    } else if (kind === 'transient') {
+      out[key] = checkTransient(value);
     } else {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badRequest(`"${key}" must be an object`);
       out[key] = value;
@@ -996,7 +1004,17 @@ function checkStrings(args, what) {
 }
 
 function parseArgs(text) {
-  if (text.trim().length === 0) return [];
+  return parseCall(text).args;
+}
+
+/**
+ * The body of a call by name: `args` (strings), and optional `transient` data (name → string) that
+ * reaches the endorsing peers but is never recorded on the ledger (private data: the contract's
+ * service terms carry their prices this way). Fabric's gateway then endorses only on peers of the
+ * organisations in the collections the transaction writes.
+ */
+function parseCall(text) {
+  if (text.trim().length === 0) return { args: [] };
   let body;
   try {
     body = JSON.parse(text);
@@ -1007,16 +1025,33 @@ function parseArgs(text) {
     throw badRequest('request body must be a JSON object {"args": ["<string>", ...]}');
   }
   for (const key of Object.keys(body)) {
-    if (key !== 'args') throw badRequest(`unknown member "${key}" in request body (expected only "args")`);
+    if (key !== 'args' && key !== 'transient') {
+      throw badRequest(`unknown member "${key}" in request body (expected only "args" and "transient")`);
+    }
   }
-  if (body.args === undefined) return [];
-  if (!Array.isArray(body.args)) throw badRequest('"args" must be an array of strings');
-  body.args.forEach((a, i) => {
+  const args = body.args === undefined ? [] : body.args;
+  if (!Array.isArray(args)) throw badRequest('"args" must be an array of strings');
+  args.forEach((a, i) => {
     if (typeof a !== 'string') {
       throw badRequest(`"args[${i}]" must be a string (the vmledger contract takes one JSON text argument)`);
     }
   });
-  return body.args;
+  const transient = checkTransient(body.transient);
+  return transient === undefined ? { args } : { args, transient };
+}
+
+/** Transient data as a body gives it: absent, or an object of strings under non-empty names. */
+function checkTransient(transient) {
+  if (transient === undefined) return undefined;
+  if (transient === null || typeof transient !== 'object' || Array.isArray(transient)) {
+    throw badRequest('"transient" must be an object of strings');
+  }
+  for (const [name, value] of Object.entries(transient)) {
+    if (name.length === 0 || typeof value !== 'string') {
+      throw badRequest(`"transient.${name}" must be a string under a non-empty name`);
+    }
+  }
+  return transient;
 }
 
 /** The body of a typed call: the function's input, a JSON object (an empty body is `{}`). */
@@ -1040,4 +1075,4 @@ function sleep(msDelay) {
   });
 }
 
-module.exports = { createApp, matchRoute, prefersAsync, parseArgs, parseInput, ROUTES };
+module.exports = { createApp, matchRoute, prefersAsync, parseArgs, parseCall, parseInput, ROUTES };

@@ -30,6 +30,13 @@ const deadline = (ms) => new Date(Date.now() + ms);
 const since = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 const now = () => process.hrtime.bigint();
 
+/** A proposal's arguments, and its transient data (never on the ledger) when the caller gave some. */
+function proposalOptions(args, transient) {
+  if (transient === undefined || Object.keys(transient).length === 0) return { arguments: args };
+  const transientData = {};
+  for (const [name, value] of Object.entries(transient)) transientData[name] = Buffer.from(value, 'utf8');
+  return { arguments: args, transientData };
+}
 
 class Fabric {
   /**
@@ -131,15 +138,15 @@ class Fabric {
    * Endorse and submit a transaction to the orderer. Resolves once the orderer accepted it, with the
    * result and a `commit()` that waits for its commit status.
    * @param {string} identity
-   * @param {{channel: string, chaincode: string, fn: string, args: string[]}} call
+   * @param {{channel: string, chaincode: string, fn: string, args: string[], transient?: Object<string, string>}} call
    * @returns {Promise<{txId: string, result: unknown, timings: {endorseMs: number, submitMs: number},
    *   commit: () => Promise<{blockNumber: number, validationCode: string, commitMs: number}>}>}
    * @throws {ProblemError} contract rejection, unavailable peers, timeouts
    */
-  async submit(identity, { channel, chaincode, fn, args }, { nonce }) {
+  async submit(identity, { channel, chaincode, fn, args, transient }, { nonce }) {
     const gw = this.gateway(identity);
     const { creator } = this.identity(identity);
-    const { txId, bytes } = proposedTransaction({ channel, chaincode, fn, args, creator, nonce });
+    const { txId, bytes } = proposedTransaction({ channel, chaincode, fn, args, transient, creator, nonce });
     const proposal = gw.newProposal(bytes);
 
     const { transaction, endorseMs } = await this.endorseProposal(proposal, txId);
@@ -253,9 +260,9 @@ class Fabric {
    * Evaluate a transaction (no ledger update).
    * @returns {Promise<unknown>} the result, decoded
    */
-  async evaluate(identity, { channel, chaincode, fn, args }, timeoutMs = this.limits.evaluateMs) {
+  async evaluate(identity, { channel, chaincode, fn, args, transient }, timeoutMs = this.limits.evaluateMs) {
     const contract = this.gateway(identity).getNetwork(channel).getContract(chaincode);
-    const proposal = contract.newProposal(fn, { arguments: args });
+    const proposal = contract.newProposal(fn, proposalOptions(args, transient));
     const t = now();
     let bytes;
     try {

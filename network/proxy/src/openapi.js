@@ -454,7 +454,15 @@ function openapiDocument(config, vocabulary) {
         Arguments: {
           type: 'object',
           additionalProperties: false,
-          properties: { args: { type: 'array', items: { type: 'string' }, default: [] } },
+          properties: {
+            args: { type: 'array', items: { type: 'string' }, default: [] },
+            transient: {
+              type: 'object',
+              additionalProperties: { type: 'string' },
+              description: 'Transient data: reaches the endorsing peers, never the ledger (private data, e.g. '
+                + 'the prices of ProposeTerms under "terms").',
+            },
+          },
           examples: [{ args: ['{}'] }],
         },
         Timings: {
@@ -497,6 +505,11 @@ function openapiDocument(config, vocabulary) {
           required: ['identity'],
           properties: {
             args: { type: 'array', items: { type: 'string' } },
+            transient: {
+              type: 'object',
+              additionalProperties: { type: 'string' },
+              description: 'Transient data, in the proposal the client signs; the endorsed transaction leaves it out.',
+            },
             identity: {
               type: 'object',
               required: ['mspId', 'certificate'],

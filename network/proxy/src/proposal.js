@@ -47,17 +47,36 @@ function txIdOf(nonce, creator) {
   return sha256(Buffer.concat([nonce, creator])).toString('hex');
 }
 
-/** The fingerprint of a call, to tell a retry (same call) from a key reused for another call. */
-function fingerprintOf({ channel, chaincode, fn, args }) {
-  return sha256(Buffer.from(JSON.stringify([channel, chaincode, fn, ...args]), 'utf8')).toString('hex');
+/**
+ * The fingerprint of a call, to tell a retry (same call) from a key reused for another call. Transient data
+ * counts (the same key with other prices is another call), as its sorted entries' digest: the transaction id
+ * cannot carry it (Fabric's id is the nonce's and the creator's only), and the ledger never holds it, so a
+ * retry found on the ledger is matched by its arguments alone.
+ */
+function fingerprintOf({ channel, chaincode, fn, args, transient }) {
+  const call = [channel, chaincode, fn, ...args];
+  if (transient !== undefined && Object.keys(transient).length > 0) {
+    call.push({ transient: Object.entries(transient).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) });
+  }
+  return sha256(Buffer.from(JSON.stringify(call), 'utf8')).toString('hex');
+}
+
+/** A ChaincodeProposalPayload's TransientMap (name → bytes) from text values; endorsers read it, the ledger never. */
+function setTransient(payload, transient) {
+  if (transient === undefined) return;
+  const map = payload.getTransientmapMap();
+  for (const [name, value] of Object.entries(transient)) map.set(name, Buffer.from(value, 'utf8'));
 }
 
 /**
  * A gateway.ProposedTransaction (what `gateway.newProposal(bytes)` reads), unsigned.
- * @param {{channel: string, chaincode: string, fn: string, args: string[], creator: Buffer, nonce: Buffer}} call
+ * Transient data goes into the proposal payload's TransientMap, as fabric-gateway's ProposalBuilder puts it:
+ * the endorsers read it, and the transaction the gateway assembles from the endorsements leaves it out.
+ * @param {{channel: string, chaincode: string, fn: string, args: string[], transient?: Object<string, string>,
+ *   creator: Buffer, nonce: Buffer}} call
  * @returns {{txId: string, bytes: Uint8Array}}
  */
-function proposedTransaction({ channel, chaincode, fn, args, creator, nonce }) {
+function proposedTransaction({ channel, chaincode, fn, args, transient, creator, nonce }) {
   const txId = txIdOf(nonce, creator);
   const chaincodeId = new peer.ChaincodeID();
   chaincodeId.setName(chaincode);
@@ -90,6 +109,7 @@ function proposedTransaction({ channel, chaincode, fn, args, creator, nonce }) {
   invocation.setChaincodeSpec(spec);
   const payload = new peer.ChaincodeProposalPayload();
   payload.setInput(invocation.serializeBinary());
+  setTransient(payload, transient);
 
   const proposal = new peer.Proposal();
   proposal.setHeader(header.serializeBinary());

@@ -236,6 +236,26 @@ describe('submit', () => {
   });
 });
 
+describe('transient data', () => {
+  it('passes named strings to Fabric beside the arguments, and refuses anything else', async () => {
+    const s = await startApp();
+    try {
+      const transient = { terms: '{"prices":{}}' };
+      const res = await call(s.url, `${TX_PATH}/RegisterVm`, { method: 'POST', body: { args: ['{}'], transient } });
+      assert.equal(res.status, 200);
+      assert.deepEqual(s.fabric.calls[0].call.transient, transient);
+      for (const bad of [{ terms: 1 }, ['x'], { '': 'x' }, null]) {
+        const refused = await call(s.url, `${TX_PATH}/RegisterVm`,
+          { method: 'POST', body: { args: ['{}'], transient: bad } });
+        assert.equal(refused.status, 400, JSON.stringify(bad));
+      }
+      assert.equal(s.fabric.calls.length, 1, 'a refused body reaches no peer');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('asynchronous submit', () => {
   it('answers 202 with a status URL; the record goes pending → committed', async () => {
     const committed = deferred();

@@ -64,6 +64,50 @@ describe('transaction ids known before sending', () => {
     assert.deepEqual(proposal.readCreator(creator).mspId, 'Org1MSP');
   });
 
+  it('carry transient data in the proposal payload\'s TransientMap; the id does not depend on it', () => {
+    const { peer } = require('@hyperledger/fabric-protos');
+    const creator = proposal.creatorOf('Org1MSP', Buffer.from('-----BEGIN CERTIFICATE-----\nx\n'));
+    const nonce = proposal.nonceOf('key-t');
+    const call = { channel: 'federation', chaincode: 'vmledger', fn: 'ProposeTerms', args: ['{}'], creator, nonce };
+    const plain = proposal.proposedTransaction(call);
+    const priced = proposal.proposedTransaction({ ...call, transient: { terms: '{"prices":1}' } });
+    assert.equal(priced.txId, plain.txId, 'Fabric\'s id is the nonce\'s and the creator\'s only');
+    const transientOf = (bytes) => {
+      const { gateway } = require('@hyperledger/fabric-protos');
+      const signed = gateway.ProposedTransaction.deserializeBinary(bytes).getProposal();
+      const p = peer.Proposal.deserializeBinary(signed.getProposalBytes_asU8());
+      const map = peer.ChaincodeProposalPayload.deserializeBinary(p.getPayload_asU8()).getTransientmapMap();
+      return Object.fromEntries(map.toArray().map(([k, v]) => [k, Buffer.from(v).toString('utf8')]));
+    };
+    assert.deepEqual(transientOf(priced.bytes), { terms: '{"prices":1}' });
+    assert.deepEqual(transientOf(plain.bytes), {});
+    // The arguments read back are the same: the transient data is not one of them.
+    assert.deepEqual(proposal.readProposal(priced.bytes).args, ['{}']);
+    // A retry with other transient data under the same key is another call.
+    const fp = (transient) => proposal.fingerprintOf({ ...call, transient });
+    assert.equal(fp(undefined), fp({}));
+    assert.equal(fp({ a: '1', b: '2' }), fp({ b: '2', a: '1' }), 'order of names does not count');
+    assert.notEqual(fp({ terms: '1' }), fp({ terms: '2' }));
+    assert.notEqual(fp({ terms: '1' }), fp(undefined));
+  });
+
+  it('refuses the same key sent again with other transient data, before anything is sent', async () => {
+    const fabric = counting({ submit: async () => committing() });
+    const s = await startApp({ fabric });
+    try {
+      const send = (terms) => call(s.url, `${PATH}/RegisterCloud`,
+        { method: 'POST', body: { ...BODY, transient: { terms } }, headers: { 'Idempotency-Key': 'k-t' } });
+      assert.equal((await send('p1')).status, 200);
+      assert.equal((await send('p1')).status, 200, 'the same call again: its outcome');
+      const other = await send('p2');
+      assert.equal(other.status, 422);
+      assert.equal((await other.json()).code, 'IDEMPOTENCY_KEY_REUSED');
+      assert.equal(fabric.submits, 1);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('answers the key it used; the same key is the same id, another key another id', async () => {
     const s = await startApp({ fabric: fakeFabric({ txIdOf: idOf, submit: async () => committing() }) });
     try {

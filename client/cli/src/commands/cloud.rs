@@ -42,7 +42,7 @@ pub(crate) async fn run(ctx: &Ctx, command: CloudCommand) -> anyhow::Result<()> 
 
 /// Each figure with the migrations behind it.
 fn describe_reputation(r: &Reputation) -> String {
-    let mut table = Table::new(&["SIDE", "OUTCOME", "COUNT", "MIGRATIONS"]);
+    let mut table = Table::new(&["SIDE", "OUTCOME", "COUNT", "MIGRATIONS OR CLAIMS"]);
     for (side, outcomes) in [("destination", &r.as_destination), ("source", &r.as_source)] {
         for (name, figure) in [
             ("confirmed", &outcomes.confirmed),
@@ -56,6 +56,14 @@ fn describe_reputation(r: &Reputation) -> String {
                 table.row(vec![side.into(), name.into(), figure.count.to_string(), figure.migration_ids.join(" ")]);
             }
         }
+    }
+    if r.accepted_violations.count > 0 {
+        table.row(vec![
+            "accused".into(),
+            "violation accepted".into(),
+            r.accepted_violations.count.to_string(),
+            r.accepted_violations.claim_ids.join(" "),
+        ]);
     }
     let mut text = fields(&[
         ("cloud", r.cloud_id.clone()),

@@ -95,6 +95,26 @@ fn line(e: &ChaincodeEvent) -> String {
         ContractEvent::HostAvailabilityChanged(s) => {
             format!("host {} of {} is {}", s.host_id, s.cloud_id, s.availability.wire())
         }
+        ContractEvent::TermsProposed(t) | ContractEvent::TermsAgreed(t) => format!(
+            "terms {} {} -> {} {} (prices hash {})",
+            t.id,
+            t.source_cloud_id,
+            t.destination_cloud_id,
+            wire(&t.status),
+            short(&t.private_hash)
+        ),
+        ContractEvent::ViolationClaimed(c) | ContractEvent::ClaimDisputed(c) | ContractEvent::ClaimAccepted(c) => {
+            format!(
+                "claim {} by {} against {} under {}: {} credit {} {}",
+                c.id,
+                c.claimant_cloud_id,
+                c.accused_cloud_id,
+                c.terms_id,
+                wire(&c.status),
+                c.credit,
+                c.currency
+            )
+        }
     };
     format!("{:>8}  {:<20} {}  (tx {})", e.id, e.event_name, what, short(&e.tx_id))
 }

@@ -4,6 +4,7 @@
 pub(crate) mod agent;
 pub(crate) mod apply;
 pub(crate) mod bench;
+pub(crate) mod claim;
 pub(crate) mod cloud;
 pub(crate) mod completion;
 pub(crate) mod context;
@@ -13,6 +14,7 @@ pub(crate) mod history;
 pub(crate) mod host;
 pub(crate) mod migrate;
 pub(crate) mod place;
+pub(crate) mod terms;
 pub(crate) mod tx;
 pub(crate) mod usage;
 pub(crate) mod vm;

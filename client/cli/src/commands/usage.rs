@@ -48,5 +48,17 @@ fn table(r: &UsageReport) -> String {
     if let Some(total) = r.total_cost {
         text.push_str(&format!("total {}\n", money(total, currency)));
     }
+    for c in &r.credits {
+        text.push_str(&format!(
+            "credit {} to {} (claim {}, accepted {})\n",
+            money(c.amount, Some(&c.currency)),
+            c.to_cloud_id,
+            c.claim_id,
+            time(&c.accepted_at)
+        ));
+    }
+    if let Some(net) = r.net_cost.filter(|_| !r.credits.is_empty()) {
+        text.push_str(&format!("net {}\n", money(net, currency)));
+    }
     text
 }

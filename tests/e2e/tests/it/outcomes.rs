@@ -106,12 +106,13 @@ fn a_write_retried_with_its_key_never_applies_twice_and_answers_the_first_outcom
     assert_eq!(err.code(), "IDEMPOTENCY_KEY_REUSED");
 }
 
-/// Enrolls a new operator of `org` with its member's CA; the proxy's configuration never names it.
-fn new_identity(fed: &Federation, org: &str) -> (String, std::path::PathBuf) {
+/// Enrolls a new identity of `org` with `role` from its member's CA; the proxy's configuration never
+/// names it.
+pub(crate) fn new_identity(fed: &Federation, org: &str, role: &str) -> (String, std::path::PathBuf) {
     let name = unique("signer");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let output = std::process::Command::new(root.join("network/vmledger-net"))
-        .args(["identity", org, &name, "--role", "operator"])
+        .args(["identity", org, &name, "--role", role])
         .output()
         .expect("vmledger-net identity");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -127,7 +128,7 @@ fn new_identity(fed: &Federation, org: &str) -> (String, std::path::PathBuf) {
 #[ignore = "end-to-end: needs a running network"]
 fn a_member_signs_with_a_key_the_proxy_never_sees() {
     let s = Scenario::given_two_clouds();
-    let (_, msp) = new_identity(&s.federation, &s.org_a);
+    let (_, msp) = new_identity(&s.federation, &s.org_a, "operator");
     let member = s.federation.members.member(&s.org_a).expect("member");
     let signer = Signer::from_files(&member.msp_id, &msp.join("signcerts/cert.pem"), &msp.join("keystore"))
         .expect("the member's own key");

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use vmledger_client::VmLedger;
+use vmledger_contract::ContractError;
 use vmledger_contract::model::{Allowed, MigrationStatus, Regulation, Resources};
 use vmledger_contract::msg;
 use vmledger_contract::placement::{
@@ -298,8 +299,25 @@ fn a_down_host_refuses_an_indication_and_another_member_cannot_change_it() {
     let refused = block_on(s.operator(0).migrate(&indication(&s.vm, &s.b_down, &s.image_hash)))
         .expect_err("a down host takes no VM");
     let error = refused.contract_error().expect("a contract refusal").clone();
-    assert_eq!(error.code(), "CONFLICT");
+    assert_eq!(error.code(), "HOST_UNAVAILABLE");
     assert!(error.to_string().contains("down") && error.to_string().contains("host availability rule"), "{error}");
+
+    // Nor may its own cloud register a new VM there: typed, naming the host and its availability.
+    let onto_down = msg::RegisterVm {
+        id: unique("vm-on-down"),
+        cloud_id: s.clouds[1].clone(),
+        host_id: s.b_down.clone(),
+        requirements: NEEDS,
+        image_hash: s.image_hash.clone(),
+        regulation: s.regulation(),
+    };
+    let refused = block_on(s.operator(1).register_vm(&onto_down)).expect_err("a down host takes no new VM");
+    match refused.contract_error() {
+        Some(ContractError::HostUnavailable { host_id, availability: Availability::Down, since: Some(_) }) => {
+            assert_eq!(host_id, &s.b_down);
+        }
+        other => panic!("RegisterVm onto a down host: {other:?} ({refused})"),
+    }
 
     // Cloud A's manager tries to bring B's host up: refused, and it stays down.
     let hostile = SetHostAvailability {
