@@ -81,4 +81,16 @@ pub trait Ledger {
     /// Evaluates `function` of this chaincode on `channel`, on this same peer: read-only, its
     /// answer's JSON text; a refusal there comes back as the contract's own error.
     async fn query_channel(&self, channel: &str, function: &str, argument: &str) -> Result<String>;
+    /// The committed value of `key` in the private data collection `collection`, if this peer holds
+    /// it. Fabric refuses a caller whose member is not in the collection (`memberOnlyRead`).
+    async fn get_private(&self, collection: &str, key: &str) -> Result<Option<String>>;
+    /// Writes `key` in `collection`: the value reaches the collection's members' peers only (gossip),
+    /// its SHA-256 goes on every peer's ledger.
+    async fn put_private(&self, collection: &str, key: &str, value: &str) -> Result<()>;
+    /// Hex SHA-256 of the committed private value of `key`: readable on every peer of the channel,
+    /// so a member outside the collection can verify what exists without reading it.
+    async fn private_hash(&self, collection: &str, key: &str) -> Result<Option<String>>;
+    /// A field of the proposal's transient data: it reaches the endorsing peers and is never
+    /// recorded on the ledger (unlike the argument, which every member reads in the block).
+    fn transient(&self, name: &str) -> Result<Option<String>>;
 }

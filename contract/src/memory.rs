@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use chrono::{Duration, TimeZone, Utc};
+use sha2::Digest;
 
 use crate::error::{ContractError, Result};
 use crate::ledger::{Caller, Entry, KeyVersion, Ledger, RangePage, Tx};
@@ -34,6 +35,8 @@ pub struct Outcome {
     pub endorsers: BTreeSet<String>,
     /// Keys it writes that have no key-level policy yet (the chaincode's own policy governs them).
     pub unowned_writes: BTreeSet<String>,
+    /// (collection, key) → new private value.
+    pub private_writes: BTreeMap<(String, String), String>,
 }
 
 /// The world state, its history, and a clock that moves one second per transaction.
@@ -52,6 +55,11 @@ pub struct MemoryLedger {
     channel: String,
     /// Ledgers of other channels on the same peer.
     neighbours: RefCell<Vec<Rc<MemoryLedger>>>,
+    /// Private data collections of the chaincode definition: name → member MSP ids.
+    collections: RefCell<BTreeMap<String, Vec<String>>>,
+    /// Committed private data: (collection, key) → value. This stand-in is every member's peer at
+    /// once; the collection's membership is enforced on the caller, as `memberOnlyRead` does.
+    private: RefCell<BTreeMap<(String, String), String>>,
 }
 
 impl MemoryLedger {
@@ -99,8 +107,29 @@ impl MemoryLedger {
         *self.reads.borrow()
     }
 
+    /// Declares a private data collection of the chaincode definition and its members.
+    pub fn add_collection(&self, name: &str, msp_ids: &[&str]) {
+        self.collections.borrow_mut().insert(name.to_owned(), msp_ids.iter().map(|m| (*m).to_owned()).collect());
+    }
+
+    /// A committed private value, as a member's peer holds it.
+    pub fn private_value(&self, collection: &str, key: &str) -> Option<String> {
+        self.private.borrow().get(&(collection.to_owned(), key.to_owned())).cloned()
+    }
+
     /// Runs one transaction as `caller`, committing it if it succeeds.
     pub async fn submit(&self, caller: &Caller, function: &str, argument: &str) -> Outcome {
+        self.submit_with_transient(caller, function, argument, &[]).await
+    }
+
+    /// Runs one transaction as `caller` with the proposal's transient data (name, value).
+    pub async fn submit_with_transient(
+        &self,
+        caller: &Caller,
+        function: &str,
+        argument: &str,
+        transient: &[(&str, &str)],
+    ) -> Outcome {
         let tx_number = {
             let mut count = self.tx_count.borrow_mut();
             *count += 1;
@@ -113,8 +142,10 @@ impl MemoryLedger {
             channel: self.channel.clone(),
         };
         self.advance(Duration::seconds(1));
-        let view = TxView::new(self, tx);
+        let mut view = TxView::new(self, tx);
+        view.transient = transient.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let result = crate::contract::execute(&view, function, argument).await;
+        let private_writes = view.private_writes.into_inner();
         let writes = view.writes.into_inner();
         let event = view.event.into_inner();
         let set_policies = view.policies.into_inner();
@@ -133,8 +164,9 @@ impl MemoryLedger {
         if result.is_ok() {
             self.commit(&view.tx, &writes, event.as_ref());
             self.policies.borrow_mut().extend(set_policies);
+            self.private.borrow_mut().extend(private_writes.clone());
         }
-        Outcome { result, writes, event, endorsers, unowned_writes }
+        Outcome { result, writes, event, endorsers, unowned_writes, private_writes }
     }
 
     fn commit(&self, tx: &Tx, writes: &BTreeMap<String, Option<String>>, event: Option<&Event>) {
@@ -178,11 +210,39 @@ struct TxView<'a> {
     writes: RefCell<BTreeMap<String, Option<String>>>,
     event: RefCell<Option<Event>>,
     policies: RefCell<BTreeMap<String, Vec<String>>>,
+    private_writes: RefCell<BTreeMap<(String, String), String>>,
+    transient: BTreeMap<String, String>,
 }
 
 impl<'a> TxView<'a> {
     fn new(store: &'a MemoryLedger, tx: Tx) -> Self {
-        TxView { store, tx, writes: RefCell::default(), event: RefCell::default(), policies: RefCell::default() }
+        TxView {
+            store,
+            tx,
+            writes: RefCell::default(),
+            event: RefCell::default(),
+            policies: RefCell::default(),
+            private_writes: RefCell::default(),
+            transient: BTreeMap::new(),
+        }
+    }
+
+    /// The collection's members, as Fabric checks them (`memberOnlyRead`, `memberOnlyWrite`): the
+    /// caller's member must be one. The messages are Fabric's.
+    fn require_member(&self, collection: &str, access: &str) -> Result<()> {
+        let collections = self.store.collections.borrow();
+        let members = collections
+            .get(collection)
+            .ok_or_else(|| ContractError::Ledger { reason: format!("collection {collection} could not be found") })?;
+        if members.contains(&self.tx.caller.msp_id) {
+            Ok(())
+        } else {
+            Err(ContractError::Ledger {
+                reason: format!(
+                    "tx creator does not have {access} access permission on privatedata in chaincodeName:vmledger collectionName: {collection}"
+                ),
+            })
+        }
     }
 }
 
@@ -253,5 +313,31 @@ impl Ledger for TxView<'_> {
         let tx = Tx { channel: channel.to_owned(), ..self.tx.clone() };
         let view = TxView::new(&other, tx);
         Box::pin(crate::contract::execute(&view, function, argument)).await
+    }
+
+    async fn get_private(&self, collection: &str, key: &str) -> Result<Option<String>> {
+        self.require_member(collection, "read")?;
+        *self.store.reads.borrow_mut() += 1;
+        Ok(self.store.private_value(collection, key))
+    }
+
+    async fn put_private(&self, collection: &str, key: &str, value: &str) -> Result<()> {
+        self.require_member(collection, "write")?;
+        if value.is_empty() {
+            return Err(ContractError::Ledger { reason: format!("empty private value for `{key}`") });
+        }
+        self.private_writes.borrow_mut().insert((collection.to_owned(), key.to_owned()), value.to_owned());
+        Ok(())
+    }
+
+    async fn private_hash(&self, collection: &str, key: &str) -> Result<Option<String>> {
+        if !self.store.collections.borrow().contains_key(collection) {
+            return Err(ContractError::Ledger { reason: format!("collection {collection} could not be found") });
+        }
+        Ok(self.store.private_value(collection, key).map(|v| hex::encode(sha2::Sha256::digest(v.as_bytes()))))
+    }
+
+    fn transient(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.transient.get(name).cloned())
     }
 }

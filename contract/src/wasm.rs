@@ -52,6 +52,25 @@ extern "C" {
         function: &str,
         argument: &str,
     ) -> std::result::Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = getPrivateData)]
+    async fn get_private_data(this: &Stub, collection: &str, key: &str) -> std::result::Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(method, catch, js_name = putPrivateData)]
+    async fn put_private_data(
+        this: &Stub,
+        collection: &str,
+        key: &str,
+        value: &str,
+    ) -> std::result::Result<JsValue, JsValue>;
+
+    /// Hex SHA-256 of the committed private value, or null.
+    #[wasm_bindgen(method, catch, js_name = getPrivateDataHash)]
+    async fn get_private_data_hash(this: &Stub, collection: &str, key: &str) -> std::result::Result<JsValue, JsValue>;
+
+    /// A transient field as text, or null.
+    #[wasm_bindgen(method, catch, js_name = getTransient)]
+    fn get_transient(this: &Stub, name: &str) -> std::result::Result<JsValue, JsValue>;
 }
 
 /// Runs one transaction. `tx` is the JSON of a [`Tx`] (id, timestamp, caller).
@@ -159,5 +178,29 @@ impl Ledger for StubLedger {
                 .and_then(|wire| ContractError::from_wire(&wire))
                 .unwrap_or_else(|| ledger_error(&format!("query of {channel}"), refusal))),
         }
+    }
+
+    async fn get_private(&self, collection: &str, key: &str) -> Result<Option<String>> {
+        let value = self.stub.get_private_data(collection, key).await.map_err(|e| ledger_error("getPrivateData", e))?;
+        Ok(value.as_string().filter(|v| !v.is_empty()))
+    }
+
+    async fn put_private(&self, collection: &str, key: &str, value: &str) -> Result<()> {
+        self.stub.put_private_data(collection, key, value).await.map_err(|e| ledger_error("putPrivateData", e))?;
+        Ok(())
+    }
+
+    async fn private_hash(&self, collection: &str, key: &str) -> Result<Option<String>> {
+        let hash = self
+            .stub
+            .get_private_data_hash(collection, key)
+            .await
+            .map_err(|e| ledger_error("getPrivateDataHash", e))?;
+        Ok(hash.as_string().filter(|v| !v.is_empty()))
+    }
+
+    fn transient(&self, name: &str) -> Result<Option<String>> {
+        let value = self.stub.get_transient(name).map_err(|e| ledger_error("getTransient", e))?;
+        Ok(value.as_string())
     }
 }

@@ -93,6 +93,27 @@ class StubAdapter {
         const message = response.message ?? payload;
         throw message.startsWith('{') ? message : new Error(`${fn} on ${channel}: ${message}`);
     }
+
+    /** A private value of COLLECTION, or null; Fabric refuses a caller outside it (memberOnlyRead). */
+    async getPrivateData(collection, key) {
+        return text(await this.stub.getPrivateData(collection, key));
+    }
+
+    async putPrivateData(collection, key, value) {
+        await this.stub.putPrivateData(collection, key, Buffer.from(value, 'utf8'));
+    }
+
+    /** Hex SHA-256 of a committed private value (every peer of the channel holds it), or null. */
+    async getPrivateDataHash(collection, key) {
+        const hash = await this.stub.getPrivateDataHash(collection, key);
+        return hash && hash.length > 0 ? Buffer.from(hash).toString('hex') : null;
+    }
+
+    /** A field of the proposal's transient data as text, or null. */
+    getTransient(name) {
+        const value = this.stub.getTransient().get(name);
+        return value === undefined ? null : text(value) ?? '';
+    }
 }
 
 /** The transaction's context as the contract's `Tx` (contract/src/ledger.rs). */

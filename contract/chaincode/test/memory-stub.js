@@ -22,6 +22,7 @@ class MemoryWorld {
         this.state = new Map();
         this.history = new Map();
         this.events = [];
+        this.private = new Map(); // `${collection}\u0000${key}` → value (every member's peer at once)
         this.txCount = 0;
         this.seconds = 1_767_225_600; // 2026-01-01T00:00:00Z
     }
@@ -64,7 +65,23 @@ class MemoryContext {
             // No other channel here: cross-channel queries are tested on the Rust ledger and the network.
             invokeChaincode: async (name, args, channel) => (
                 {status: 500, message: `this stand-in joined no channel ${channel}`, payload: Buffer.alloc(0)}),
+            // Private data as Fabric answers it: bytes (empty when absent), and the SHA-256 of a value.
+            getPrivateData: async (collection, key) => {
+                const value = world.private.get(`${collection}\u0000${key}`);
+                return value === undefined ? new Uint8Array(0) : Buffer.from(value);
+            },
+            putPrivateData: async (collection, key, value) => {
+                context.privateWrites.set(`${collection}\u0000${key}`, Buffer.from(value).toString());
+            },
+            getPrivateDataHash: async (collection, key) => {
+                const value = world.private.get(`${collection}\u0000${key}`);
+                return value === undefined ? new Uint8Array(0)
+                    : require('node:crypto').createHash('sha256').update(value).digest();
+            },
+            getTransient: () => new Map(Object.entries(context.transient).map(([k, v]) => [k, Buffer.from(v)])),
         };
+        this.privateWrites = new Map();
+        this.transient = {};
         this.policies = new Map();
         this.clientIdentity = {
             getMSPID: () => caller.mspId,
@@ -95,6 +112,7 @@ class MemoryContext {
             this.world.events.push(this.event);
         }
         for (const [key, policy] of this.policies) this.world.policies.set(key, policy);
+        for (const [key, value] of this.privateWrites) this.world.private.set(key, value);
     }
 }
 
