@@ -28,7 +28,7 @@ use crate::model::{
 };
 use crate::ownership::namespace;
 use crate::vocabulary::{Call, FEDERATION_CHANNEL, LOCAL_CHANNEL_PREFIX, local_channel};
-use crate::{msg, state, validate};
+use crate::{anchor, msg, state, validate};
 
 /// The chain a transaction runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,14 +92,14 @@ fn by_id(id: &str) -> msg::ById {
 pub async fn cloud(ledger: &impl Ledger, id: &str) -> Result<Cloud> {
     match forwarded::<calls::GetCloud>(ledger, &by_id(id)).await? {
         Some(cloud) => Ok(cloud),
-        None => state::require(ledger, Kind::Cloud, id, &state::cloud(id)).await,
+        None => anchor::cloud(ledger, id).await,
     }
 }
 
 pub async fn host(ledger: &impl Ledger, id: &str) -> Result<Host> {
     match forwarded::<calls::GetHost>(ledger, &by_id(id)).await? {
         Some(host) => Ok(host),
-        None => state::require(ledger, Kind::Host, id, &state::host(id)).await,
+        None => anchor::host(ledger, id).await,
     }
 }
 
@@ -108,7 +108,7 @@ pub async fn host(ledger: &impl Ledger, id: &str) -> Result<Host> {
 pub async fn vm(ledger: &impl Ledger, id: &str) -> Result<VirtualMachine> {
     let key = state::vm(id);
     let Some(federation) = forwarded::<calls::GetVm>(ledger, &by_id(id)).await? else {
-        return state::require(ledger, Kind::Vm, id, &key).await;
+        return anchor::vm(ledger, id).await;
     };
     if federation.pending_migration_id.is_some() {
         return Ok(federation);
@@ -296,7 +296,7 @@ pub async fn get_local_record(ledger: &impl Ledger, input: msg::MigrationRef) ->
     let leave = state::load(ledger, &state::crossing(Crossing::Leave, &input.migration_id)).await?;
     let arrival = state::load(ledger, &state::crossing(Crossing::Arrival, &input.migration_id)).await?;
     if leave.is_none() && arrival.is_none() {
-        return Err(ContractError::NotFound { kind: Kind::LocalRecord, id: input.migration_id });
+        return Err(ContractError::NotFound { kind: Kind::LocalRecord, id: input.migration_id, unanchored: None });
     }
     Ok(LocalRecords { migration_id: input.migration_id, leave, arrival })
 }

@@ -7,6 +7,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::anchor;
 use crate::auth::{require_manager, require_operator, require_role};
 use crate::capacity::ensure_fits;
 use crate::chains::{self, require_federation};
@@ -216,6 +217,7 @@ pub async fn register_cloud(ledger: &impl Ledger, input: msg::RegisterCloud) -> 
     };
     state::store(ledger, &key, &cloud).await?;
     own(ledger, &key, &[&cloud.msp_id]).await?;
+    anchor::mark(ledger, &key, &cloud.msp_id).await?;
     emit(ledger, Emit::CloudRegistered(&cloud))?;
     Ok(cloud)
 }
@@ -226,7 +228,7 @@ pub async fn register_host(ledger: &impl Ledger, input: msg::RegisterHost) -> Re
     validate::id("cloudId", &input.cloud_id)?;
     require_federation(ledger, "a host")?;
     // Who may act comes before the work of checking the lists.
-    let cloud: Cloud = state::require(ledger, Kind::Cloud, &input.cloud_id, &state::cloud(&input.cloud_id)).await?;
+    let cloud: Cloud = anchor::cloud(ledger, &input.cloud_id).await?;
     let tx = ledger.tx();
     require_operator(&tx.caller, &cloud, "register its hosts")?;
     require_manager(&tx.caller, "register a host")?;
@@ -258,6 +260,7 @@ pub async fn register_host(ledger: &impl Ledger, input: msg::RegisterHost) -> Re
     for k in [&key, &allocation, &placed, &index] {
         own(ledger, k, &[&cloud.msp_id]).await?;
     }
+    anchor::mark(ledger, &key, &cloud.msp_id).await?;
     emit(ledger, Emit::HostRegistered(&host))?;
     Ok(host)
 }
@@ -271,9 +274,8 @@ pub async fn update_host(ledger: &impl Ledger, input: msg::UpdateHost) -> Result
         return Err(ContractError::invalid("argument", "nothing to update: give country, organizations or capacity"));
     }
     require_federation(ledger, "a host")?;
-    let mut host: Host = state::require(ledger, Kind::Host, &input.id, &state::host(&input.id)).await?;
+    let (mut host, cloud) = anchor::host_and_cloud(ledger, &input.id).await?;
     let before = host.clone();
-    let cloud: Cloud = state::require(ledger, Kind::Cloud, &host.cloud_id, &state::cloud(&host.cloud_id)).await?;
     let tx = ledger.tx();
     require_operator(&tx.caller, &cloud, "change its hosts")?;
     require_manager(&tx.caller, "change a host")?;
@@ -323,7 +325,7 @@ pub async fn register_vm(ledger: &impl Ledger, input: msg::RegisterVm) -> Result
     validate::id("cloudId", &input.cloud_id)?;
     validate::id("hostId", &input.host_id)?;
     require_federation(ledger, "a VM")?;
-    let cloud: Cloud = state::require(ledger, Kind::Cloud, &input.cloud_id, &state::cloud(&input.cloud_id)).await?;
+    let cloud: Cloud = anchor::cloud(ledger, &input.cloud_id).await?;
     let tx = ledger.tx();
     require_operator(&tx.caller, &cloud, "register its VMs")?;
     validate::requirements("requirements", &input.requirements)?;
@@ -333,7 +335,7 @@ pub async fn register_vm(ledger: &impl Ledger, input: msg::RegisterVm) -> Result
     if ledger.get(&key).await?.is_some() {
         return Err(ContractError::AlreadyExists { kind: Kind::Vm, id: input.id });
     }
-    let host: Host = state::require(ledger, Kind::Host, &input.host_id, &state::host(&input.host_id)).await?;
+    let host = anchor::host(ledger, &input.host_id).await?;
     if host.cloud_id != cloud.id {
         return Err(ContractError::Unauthorized {
             rule: format!(
@@ -371,6 +373,7 @@ pub async fn register_vm(ledger: &impl Ledger, input: msg::RegisterVm) -> Result
     allocation.running = allocation.running.plus(&vm.requirements);
     state::store(ledger, &key, &vm).await?;
     own(ledger, &key, &[&cloud.msp_id]).await?;
+    anchor::mark(ledger, &key, &cloud.msp_id).await?;
     state::store(ledger, &state::allocation(&vm.host_id), &allocation).await?;
     stays::open(ledger, &vm, &host, &cloud.msp_id, &cloud.msp_id).await?;
     emit(ledger, Emit::VmRegistered(&vm))?;
@@ -382,13 +385,12 @@ pub async fn register_vm(ledger: &impl Ledger, input: msg::RegisterVm) -> Result
 pub async fn set_regulation(ledger: &impl Ledger, input: msg::SetRegulation) -> Result<VirtualMachine> {
     validate::id("vmId", &input.vm_id)?;
     require_federation(ledger, "a VM's regulation")?;
-    let mut vm: VirtualMachine = state::require(ledger, Kind::Vm, &input.vm_id, &state::vm(&input.vm_id)).await?;
-    let cloud: Cloud = state::require(ledger, Kind::Cloud, &vm.cloud_id, &state::cloud(&vm.cloud_id)).await?;
+    let (mut vm, cloud) = anchor::vm_and_cloud(ledger, &input.vm_id).await?;
     let caller = &ledger.tx().caller;
     require_operator(caller, &cloud, "set the regulation of its VMs")?;
     require_manager(caller, "set a VM's regulation")?;
     let regulation = validate::regulation("regulation", &input.regulation)?;
-    let host: Host = state::require(ledger, Kind::Host, &vm.host_id, &state::host(&vm.host_id)).await?;
+    let host = anchor::host(ledger, &vm.host_id).await?;
     let denials = residency_denials(&regulation, &host);
     if !denials.is_empty() {
         return Err(ContractError::PolicyDenied { vm_id: vm.id, host_id: host.id, reasons: denials });

@@ -16,9 +16,16 @@ pub enum ContractError {
     #[serde(rename_all = "camelCase")]
     InvalidArgument { field: String, reason: String },
 
-    #[error("{kind} `{id}` not found")]
+    /// No such record; or one exists but its owner never endorsed its creation (`unanchored` says
+    /// so, see [`crate::anchor`]).
+    #[error("{kind} `{id}` not found{}", unanchored.as_deref().map(|why| format!(": {why}")).unwrap_or_default())]
     #[serde(rename_all = "camelCase")]
-    NotFound { kind: Kind, id: String },
+    NotFound {
+        kind: Kind,
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unanchored: Option<String>,
+    },
 
     #[error("{kind} `{id}` already exists")]
     #[serde(rename_all = "camelCase")]
@@ -208,7 +215,7 @@ impl ContractError {
     }
 
     pub(crate) fn not_found(kind: Kind, id: &str) -> Self {
-        ContractError::NotFound { kind, id: id.to_owned() }
+        ContractError::NotFound { kind, id: id.to_owned(), unanchored: None }
     }
 
     pub(crate) fn conflict(reason: impl Into<String>) -> Self {

@@ -24,6 +24,7 @@
 //! [`model`], [`state`] (the ledger layout), the rules ([`integrity`], [`policy`], [`capacity`],
 //! [`auth`], [`validate`]), [`error`], and the ledger interface [`ledger`].
 
+pub mod anchor;
 pub mod auth;
 pub mod capacity;
 pub mod chains;

@@ -31,7 +31,8 @@ pub struct Outcome {
     pub writes: BTreeMap<String, Option<String>>,
     pub event: Option<Event>,
     /// Members whose endorsement Fabric would require of this transaction at commit: every member
-    /// of the committed key-level policy of each key it writes.
+    /// of the committed key-level policy of each key it writes, and the owner of each member's
+    /// implicit collection it writes.
     pub endorsers: BTreeSet<String>,
     /// Keys it writes that have no key-level policy yet (the chaincode's own policy governs them).
     pub unowned_writes: BTreeSet<String>,
@@ -60,6 +61,8 @@ pub struct MemoryLedger {
     /// Committed private data: (collection, key) → value. This stand-in is every member's peer at
     /// once; the collection's membership is enforced on the caller, as `memberOnlyRead` does.
     private: RefCell<BTreeMap<(String, String), String>>,
+    /// Members that left the channel: their implicit collections are gone.
+    departed: RefCell<BTreeSet<String>>,
 }
 
 impl MemoryLedger {
@@ -161,6 +164,9 @@ impl MemoryLedger {
                 }
             }
         }
+        // A write into a member's implicit collection needs that member's endorsement (the
+        // collection's policy is the member's own), for new keys too.
+        endorsers.extend(private_writes.keys().filter_map(|(collection, _)| crate::anchor::implicit_owner(collection)));
         if result.is_ok() {
             self.commit(&view.tx, &writes, event.as_ref());
             self.policies.borrow_mut().extend(set_policies);
@@ -201,6 +207,35 @@ impl MemoryLedger {
     pub fn snapshot(&self) -> BTreeMap<String, String> {
         self.state.borrow().clone()
     }
+
+    /// Commits `writes` as a transaction of a modified contract would, endorsed by a majority that
+    /// does not include the owner: the chaincode's policy lets it create keys that do not exist
+    /// yet (Fabric would invalidate a write into an owner's implicit collection, so none here).
+    pub fn forge(&self, writes: &[(&str, String)]) {
+        let tx = Tx {
+            id: format!("{:064x}", u64::MAX - *self.tx_count.borrow()),
+            timestamp: self.now(),
+            caller: Caller {
+                msp_id: "Org2MSP".into(),
+                id: "x509::CN=forger::CN=ca".into(),
+                attributes: BTreeMap::new(),
+            },
+            channel: self.channel.clone(),
+        };
+        let writes: BTreeMap<String, Option<String>> =
+            writes.iter().map(|(key, value)| ((*key).to_owned(), Some(value.clone()))).collect();
+        self.commit(&tx, &writes, None);
+    }
+
+    /// The member `msp_id` leaves the channel: Fabric no longer defines its implicit collection.
+    pub fn leave(&self, msp_id: &str) {
+        self.departed.borrow_mut().insert(msp_id.to_owned());
+    }
+
+    /// Commits a private value as a member's own peers would (for a record that member did create).
+    pub fn forge_private(&self, collection: &str, key: &str, value: &str) {
+        self.private.borrow_mut().insert((collection.to_owned(), key.to_owned()), value.to_owned());
+    }
 }
 
 /// One transaction's view of the ledger.
@@ -230,6 +265,18 @@ impl<'a> TxView<'a> {
     /// The collection's members, as Fabric checks them (`memberOnlyRead`, `memberOnlyWrite`): the
     /// caller's member must be one. The messages are Fabric's.
     fn require_member(&self, collection: &str, access: &str) -> Result<()> {
+        // A member's implicit collection needs no definition and is neither memberOnlyRead nor
+        // memberOnlyWrite: anyone may write it (its owner's peers must endorse, see `submit`); only
+        // its owner's peers hold its values, so only the owner reads them here.
+        if let Some(owner) = crate::anchor::implicit_owner(collection) {
+            return if access == "write" || owner == self.tx.caller.msp_id {
+                Ok(())
+            } else {
+                Err(ContractError::Ledger {
+                    reason: format!("private data of {collection} is held by {owner}'s peers only"),
+                })
+            };
+        }
         let collections = self.store.collections.borrow();
         let members = collections
             .get(collection)
@@ -331,7 +378,19 @@ impl Ledger for TxView<'_> {
     }
 
     async fn private_hash(&self, collection: &str, key: &str) -> Result<Option<String>> {
-        if !self.store.collections.borrow().contains_key(collection) {
+        if let Some(owner) = crate::anchor::implicit_owner(collection)
+            && self.store.departed.borrow().contains(&owner)
+        {
+            // Fabric's words.
+            return Err(ContractError::Ledger {
+                reason: format!(
+                    "collection [{collection}] not defined in the collection config for chaincode [vmledger]"
+                ),
+            });
+        }
+        if crate::anchor::implicit_owner(collection).is_none()
+            && !self.store.collections.borrow().contains_key(collection)
+        {
             return Err(ContractError::Ledger { reason: format!("collection {collection} could not be found") });
         }
         Ok(self.store.private_value(collection, key).map(|v| hex::encode(sha2::Sha256::digest(v.as_bytes()))))

@@ -19,7 +19,7 @@ use crate::capacity::shortfalls;
 use crate::chains::{self, Chain};
 use crate::clock;
 use crate::contract::{Emit, emit, signer};
-use crate::error::{ContractError, Kind, Result};
+use crate::error::{ContractError, Result};
 use crate::integrity::{check_transfer_key, image_intact, parse_hash};
 use crate::ledger::Ledger;
 use crate::model::{
@@ -56,6 +56,8 @@ pub(crate) struct Assessment {
     pub(crate) destination: Host,
     pub(crate) destination_member: Cloud,
     pub(crate) source_member: Cloud,
+    /// The VM's cloud: its member asks for the migration and endorses its creation.
+    pub(crate) operator: Cloud,
     pub(crate) source_cloud_id: String,
     /// Every rule the migration breaks, in the order `Migrate` reports them.
     pub(crate) violations: Vec<ContractError>,
@@ -117,7 +119,15 @@ pub(crate) async fn assess(ledger: &impl Ledger, input: &msg::Migrate) -> Result
     if !short.is_empty() {
         violations.push(ContractError::CapacityExceeded { host_id: destination.id.clone(), shortfalls: short });
     }
-    Ok(Assessment { vm, destination, destination_member, source_member, source_cloud_id: source.cloud_id, violations })
+    Ok(Assessment {
+        vm,
+        destination,
+        destination_member,
+        source_member,
+        operator,
+        source_cloud_id: source.cloud_id,
+        violations,
+    })
 }
 
 /// The hashes an Indication records: for a cold migration the image's SHA-256 and HMAC, required;
@@ -152,7 +162,7 @@ pub async fn migrate(ledger: &impl Ledger, input: msg::Migrate) -> Result<Migrat
     let transfer_key_hash = parse_hash("transferKeyHash", key_hash)?;
     let tx = ledger.tx();
     let expires_at = clock::deadline(&tx.timestamp, input.ttl_seconds)?;
-    let Assessment { mut vm, destination, destination_member, source_member, source_cloud_id, violations } =
+    let Assessment { mut vm, destination, destination_member, source_member, operator, source_cloud_id, violations } =
         assess(ledger, &input).await?;
     if let Some(first) = violations.into_iter().next() {
         return Err(first);
@@ -190,6 +200,7 @@ pub async fn migrate(ledger: &impl Ledger, input: msg::Migrate) -> Result<Migrat
     let key = state::migration(&migration.id);
     state::store(ledger, &key, &migration).await?;
     own(ledger, &key, &parties).await?;
+    crate::anchor::mark(ledger, &key, &operator.msp_id).await?;
     state::store(ledger, &state::vm(&vm.id), &vm).await?;
     state::store(ledger, &allocation_key, &allocation).await?;
     let reservation = state::reservation(&destination.id, &expires_at, &migration.id);
@@ -461,7 +472,7 @@ fn expired(migration: &Migration) -> ContractError {
 
 /// A migration still waiting for its Confirmation.
 async fn open_migration(ledger: &impl Ledger, id: &str) -> Result<Migration> {
-    let migration: Migration = state::require(ledger, Kind::Migration, id, &state::migration(id)).await?;
+    let migration = crate::anchor::migration(ledger, id).await?;
     if migration.status != MigrationStatus::Indicated {
         return Err(ContractError::conflict(format!(
             "migration `{id}` is already {}",

@@ -313,6 +313,10 @@ pub struct VmHistory {
     /// Whether a list was cut at [`crate::query::MAX_HISTORY`] (never silently).
     #[serde(default)]
     pub truncated: bool,
+    /// Keys of migrations and stays left out because the VM's operator never endorsed their
+    /// creation (see `crate::anchor`).
+    #[serde(default)]
+    pub unanchored: Vec<String>,
 }
 
 /// One page of a listing; pass `bookmark` back to get the next, absent on the last page.
@@ -325,6 +329,10 @@ pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bookmark: Option<String>,
+    /// Keys of records of this page left out because their owner never endorsed their creation
+    /// (see `crate::anchor`); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unanchored: Vec<String>,
 }
 
 /// Resource use of one VM on one cloud's hosts over a period: the billing evidence.
@@ -368,6 +376,10 @@ pub struct UsageReport {
     /// `totalCost` less `totalCredits` (never below 0): what billing charges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_cost: Option<u64>,
+    /// Keys of stays left out, never billed, because the member they would bill (the VM's
+    /// operator) never endorsed their creation, or they are not this cloud's (see `crate::anchor`).
+    #[serde(default)]
+    pub unanchored: Vec<String>,
 }
 
 /// What `Ping` answers: the floor transaction that benchmarks compare against.

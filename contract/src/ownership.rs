@@ -11,8 +11,9 @@
 //! | a stay (residency) and its indexes | the operator's and the hosting member |
 //! | a ping | the member that pinged |
 //!
-//! A record not written yet is governed by the chaincode's own policy (a majority of members), so
-//! creating one also takes a majority that runs the contract as written.
+//! A record not written yet is governed by the chaincode's own policy (a majority of members): its
+//! owner's endorsement of its creation is proven by a marker in the owner's implicit collection
+//! ([`crate::anchor`]), without which readers ignore it.
 //!
 //! Ids of clouds and hosts live in their member's namespace (`org2.london`): a member can name
 //! only its own, so nobody can squat another member's names.
@@ -26,20 +27,25 @@ pub fn namespace(msp_id: &str) -> String {
     lower.strip_suffix("msp").filter(|s| !s.is_empty()).unwrap_or(&lower).to_owned()
 }
 
+/// Whether `id` is in the namespace of the member `msp_id`: `<namespace>.<name>`.
+pub fn in_namespace(msp_id: &str, id: &str) -> bool {
+    id.split_once('.').is_some_and(|(prefix, name)| prefix == namespace(msp_id) && !name.is_empty())
+}
+
 /// `id` must be in the caller's namespace: `<namespace>.<name>`.
 ///
 /// # Errors
 /// `UNAUTHORIZED` naming the namespace the caller owns.
 pub fn require_own_namespace(caller: &Caller, field: &str, id: &str) -> Result<()> {
-    let own = namespace(&caller.msp_id);
-    match id.split_once('.') {
-        Some((prefix, name)) if prefix == own && !name.is_empty() => Ok(()),
-        _ => Err(ContractError::Unauthorized {
-            rule: format!("{field} `{id}` is not in the caller's namespace: a member names its own as `{own}.<name>`"),
-            caller_msp_id: caller.msp_id.clone(),
-            caller_role: caller.role().map(str::to_owned),
-        }),
+    if in_namespace(&caller.msp_id, id) {
+        return Ok(());
     }
+    let own = namespace(&caller.msp_id);
+    Err(ContractError::Unauthorized {
+        rule: format!("{field} `{id}` is not in the caller's namespace: a member names its own as `{own}.<name>`"),
+        caller_msp_id: caller.msp_id.clone(),
+        caller_role: caller.role().map(str::to_owned),
+    })
 }
 
 /// Makes `owners` (MSP ids; duplicates ignored) the members who must endorse any later change of `key`.

@@ -33,9 +33,9 @@ use crate::capacity::shortfalls;
 use crate::chains::{self, forwarded, require_federation};
 use crate::clock;
 use crate::contract::{Emit, calls, emit, signer};
-use crate::error::{ContractError, Denial, Kind, Result, Shortfall};
+use crate::error::{ContractError, Denial, Result, Shortfall};
 use crate::ledger::Ledger;
-use crate::model::{Cloud, Host, Regulation, Resources, Signer, Timestamp};
+use crate::model::{Host, Regulation, Resources, Signer, Timestamp};
 use crate::ownership::own;
 use crate::policy::residency_denials;
 use crate::{reputation, state, validate};
@@ -210,6 +210,8 @@ pub enum Exclusion {
     },
     /// The VM already runs there.
     SameHost,
+    /// Its cloud's member never endorsed its creation (see `crate::anchor`): not a host of the federation.
+    Unanchored,
     /// Its cloud's reputation is below the minimum asked, or it has none yet.
     #[serde(rename_all = "camelCase")]
     Reputation {
@@ -231,6 +233,7 @@ impl std::fmt::Display for Exclusion {
             Exclusion::Down { since } => write!(f, "down{}", since_text(since)),
             Exclusion::Draining { since } => write!(f, "draining{}", since_text(since)),
             Exclusion::SameHost => f.write_str("the VM already runs there"),
+            Exclusion::Unanchored => f.write_str("its cloud's member never endorsed its creation"),
             Exclusion::Reputation { score: Some(score), min } => write!(f, "reputation {score} below {min}"),
             Exclusion::Reputation { score: None, min } => write!(f, "no reputation yet (minimum {min})"),
         }
@@ -312,8 +315,7 @@ pub async fn host_state(ledger: &impl Ledger, host: &Host) -> Result<HostState> 
 pub async fn set_host_availability(ledger: &impl Ledger, input: SetHostAvailability) -> Result<HostState> {
     validate::id("hostId", &input.host_id)?;
     require_federation(ledger, "a host's availability")?;
-    let host: Host = state::require(ledger, Kind::Host, &input.host_id, &state::host(&input.host_id)).await?;
-    let cloud: Cloud = state::require(ledger, Kind::Cloud, &host.cloud_id, &state::cloud(&host.cloud_id)).await?;
+    let (host, cloud) = crate::anchor::host_and_cloud(ledger, &input.host_id).await?;
     let tx = ledger.tx();
     require_operator(&tx.caller, &cloud, "report its hosts' availability")?;
     require_manager(&tx.caller, "report a host's availability")?;
@@ -390,7 +392,7 @@ pub async fn list_availability_changes(
     {
         return Err(ContractError::invalid("to", format!("period end {to} is not after its start {from}")));
     }
-    state::require::<Host>(ledger, Kind::Host, &input.host_id, &state::host(&input.host_id)).await?;
+    crate::anchor::host(ledger, &input.host_id).await?;
     let (start, end) =
         state::time_range(&state::availability_of_host(&input.host_id), input.from.as_ref(), input.to.as_ref());
     let bookmark = checked_bookmark(input.bookmark.as_deref(), &start, &end)?;
@@ -399,7 +401,7 @@ pub async fn list_availability_changes(
     for entry in page.entries {
         items.push(state::decode(&entry.key, &entry.value)?);
     }
-    Ok(crate::model::Page { items, bookmark: page.bookmark })
+    Ok(crate::model::Page { items, bookmark: page.bookmark, unanchored: Vec::new() })
 }
 
 /// The host availability rule of `Migrate` and `RegisterVm`: a `draining` or `down` host takes no
@@ -541,9 +543,14 @@ pub async fn place_vm(ledger: &impl Ledger, input: PlaceVm) -> Result<PlacementR
     let mut reputations: BTreeMap<String, Option<u32>> = BTreeMap::new();
     let mut ranked: Vec<(Candidate, Option<Timestamp>)> = Vec::new();
     let mut excluded = Vec::new();
+    let mut checker = crate::anchor::Checker::default();
     let scanned = u32::try_from(page.entries.len()).unwrap_or(u32::MAX);
     for entry in page.entries {
         let host: Host = state::decode(&entry.key, &entry.value)?;
+        if !checker.host(ledger, &host, &host.cloud_id).await? {
+            excluded.push(Excluded { host_id: host.id, cloud_id: host.cloud_id, reasons: vec![Exclusion::Unanchored] });
+            continue;
+        }
         let mut reasons = Vec::new();
         if subject.host_id.as_deref() == Some(host.id.as_str()) {
             reasons.push(Exclusion::SameHost);

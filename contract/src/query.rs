@@ -7,14 +7,14 @@ use serde::de::DeserializeOwned;
 
 use crate::chains;
 use crate::contract::calls;
-use crate::error::{ContractError, Kind, Result};
+use crate::error::{ContractError, Result};
 use crate::ledger::Ledger;
 use crate::migration::assess;
 use crate::model::{
     Allocation, Cloud, Host, Migration, MigrationCheck, Page, Prices, RegulationChange, Residency, Resources,
     Timestamp, UsageReport, VirtualMachine, VmHistory, VmUsage,
 };
-use crate::{msg, state, stays, validate};
+use crate::{anchor, msg, state, stays, validate};
 
 const MS_PER_HOUR: u128 = 3_600_000;
 /// The longest period one `Usage` report covers.
@@ -28,16 +28,6 @@ pub const MAX_HISTORY: u32 = state::MAX_PAGE_SIZE;
 pub async fn check_migration(ledger: &impl Ledger, input: msg::Migrate) -> Result<MigrationCheck> {
     let violations = assess(ledger, &input).await?.violations;
     Ok(MigrationCheck { permitted: violations.is_empty(), violations })
-}
-
-async fn by_id<T: DeserializeOwned>(
-    ledger: &impl Ledger,
-    kind: Kind,
-    input: msg::ById,
-    key: fn(&str) -> String,
-) -> Result<T> {
-    validate::id("id", &input.id)?;
-    state::require(ledger, kind, &input.id, &key(&input.id)).await
 }
 
 pub async fn get_cloud(ledger: &impl Ledger, input: msg::ById) -> Result<Cloud> {
@@ -63,8 +53,10 @@ pub async fn get_allocation(ledger: &impl Ledger, input: msg::ById) -> Result<Al
     chains::allocation_at(ledger, &input.id, &ledger.tx().timestamp).await
 }
 
+/// A migration, if its VM's operator endorsed its creation.
 pub async fn get_migration(ledger: &impl Ledger, input: msg::ById) -> Result<Migration> {
-    by_id(ledger, Kind::Migration, input, state::migration).await
+    validate::id("id", &input.id)?;
+    anchor::migration(ledger, &input.id).await
 }
 
 fn page_size(requested: Option<u32>) -> Result<u32> {
@@ -98,7 +90,7 @@ async fn follow_index<T: DeserializeOwned>(
         })?;
         items.push(record);
     }
-    Ok(Page { items, bookmark: page.bookmark })
+    Ok(Page { items, bookmark: page.bookmark, unanchored: Vec::new() })
 }
 
 /// The hosts of a cloud, by id.
@@ -108,16 +100,41 @@ pub async fn list_hosts(ledger: &impl Ledger, input: msg::ListHosts) -> Result<P
     }
     validate::id("cloudId", &input.cloud_id)?;
     let size = page_size(input.page_size)?;
-    state::require::<Cloud>(ledger, Kind::Cloud, &input.cloud_id, &state::cloud(&input.cloud_id)).await?;
+    anchor::cloud(ledger, &input.cloud_id).await?;
     let range = state::prefix_range(&state::hosts_of_cloud(&input.cloud_id));
-    follow_index(ledger, range, size, input.bookmark.as_deref()).await
+    let page: Page<Host> = follow_index(ledger, range, size, input.bookmark.as_deref()).await?;
+    let mut checker = anchor::Checker::default();
+    let mut hosts = Vec::with_capacity(page.items.len());
+    for host in page.items {
+        if checker.host(ledger, &host, &input.cloud_id).await? {
+            hosts.push(host);
+        }
+    }
+    Ok(Page { items: hosts, bookmark: page.bookmark, unanchored: checker.unanchored })
+}
+
+/// The migrations of a page that their VMs' operators endorsed; the page says which it left out.
+async fn anchored_migrations(
+    ledger: &impl Ledger,
+    page: Page<Migration>,
+    vm_id: Option<&str>,
+    cloud_id: Option<&str>,
+) -> Result<Page<Migration>> {
+    let mut checker = anchor::Checker::default();
+    let mut migrations = Vec::with_capacity(page.items.len());
+    for migration in page.items {
+        if checker.migration(ledger, &migration, vm_id, cloud_id).await? {
+            migrations.push(migration);
+        }
+    }
+    Ok(Page { items: migrations, bookmark: page.bookmark, unanchored: checker.unanchored })
 }
 
 /// Migrations of a VM, or touching a cloud, indicated in `[from, to)`, oldest first.
 pub async fn list_migrations(ledger: &impl Ledger, input: msg::ListMigrations) -> Result<Page<Migration>> {
     let size = page_size(input.page_size)?;
     check_period(input.from.as_ref(), input.to.as_ref())?;
-    let prefix = match (&input.vm_id, &input.cloud_id) {
+    let prefix = match (input.vm_id.as_deref(), input.cloud_id.as_deref()) {
         (Some(vm_id), None) => {
             validate::id("vmId", vm_id)?;
             chains::vm(ledger, vm_id).await?;
@@ -131,7 +148,8 @@ pub async fn list_migrations(ledger: &impl Ledger, input: msg::ListMigrations) -
         _ => return Err(ContractError::invalid("argument", "give exactly one of vmId and cloudId")),
     };
     let range = state::time_range(&prefix, input.from.as_ref(), input.to.as_ref());
-    follow_index(ledger, range, size, input.bookmark.as_deref()).await
+    let page = follow_index(ledger, range, size, input.bookmark.as_deref()).await?;
+    anchored_migrations(ledger, page, input.vm_id.as_deref(), input.cloud_id.as_deref()).await
 }
 
 fn check_period(from: Option<&Timestamp>, to: Option<&Timestamp>) -> Result<()> {
@@ -152,6 +170,8 @@ pub async fn vm_history(ledger: &impl Ledger, input: msg::ById) -> Result<VmHist
     let vm = chains::vm(ledger, &input.id).await?;
     let migrations: Page<Migration> =
         follow_index(ledger, state::prefix_range(&state::migrations_of_vm(&vm.id)), MAX_HISTORY, None).await?;
+    let migrations = anchored_migrations(ledger, migrations, Some(&vm.id), None).await?;
+    let mut unanchored = migrations.unanchored;
     if chains::Chain::of(ledger.tx())? != chains::Chain::Federation {
         let truncated = migrations.bookmark.is_some();
         return Ok(VmHistory {
@@ -160,14 +180,20 @@ pub async fn vm_history(ledger: &impl Ledger, input: msg::ById) -> Result<VmHist
             residencies: vec![],
             regulation_changes: vec![],
             truncated,
+            unanchored,
         });
     }
     let (start, end) = state::prefix_range(&state::residencies_of_vm(&vm.id));
     let stays = ledger.range(&start, &end, MAX_HISTORY, None).await?;
     let mut residencies = Vec::with_capacity(stays.entries.len());
+    let mut checker = anchor::Checker::default();
     for entry in stays.entries {
-        residencies.push(state::decode::<Residency>(&entry.key, &entry.value)?);
+        let stay = state::decode::<Residency>(&entry.key, &entry.value)?;
+        if checker.stay(ledger, &entry.key, &stay, Some(&vm.id), None).await? {
+            residencies.push(stay);
+        }
     }
+    unanchored.append(&mut checker.unanchored);
     let versions = ledger.history(&vm_key, MAX_HISTORY).await?;
     let truncated = migrations.bookmark.is_some() || stays.bookmark.is_some() || versions.len() >= MAX_HISTORY as usize;
     let mut regulation_changes: Vec<RegulationChange> = Vec::new();
@@ -178,7 +204,7 @@ pub async fn vm_history(ledger: &impl Ledger, input: msg::ById) -> Result<VmHist
             regulation_changes.push(RegulationChange { tx_id: version.tx_id, at: version.timestamp, regulation });
         }
     }
-    Ok(VmHistory { vm, migrations: migrations.items, residencies, regulation_changes, truncated })
+    Ok(VmHistory { vm, migrations: migrations.items, residencies, regulation_changes, truncated, unanchored })
 }
 
 /// The keys of the stays a cloud hosted during `[from, to)`: those still open, and those closed
@@ -219,14 +245,19 @@ pub async fn usage(ledger: &impl Ledger, input: msg::Usage) -> Result<UsageRepor
     if input.to - input.from > chrono::Duration::days(MAX_USAGE_DAYS) {
         return Err(ContractError::invalid("to", format!("a report covers at most {MAX_USAGE_DAYS} days")));
     }
-    let cloud: Cloud = state::require(ledger, Kind::Cloud, &input.cloud_id, &state::cloud(&input.cloud_id)).await?;
+    let cloud = anchor::cloud(ledger, &input.cloud_id).await?;
     let now = ledger.tx().timestamp;
 
     let mut per_vm: BTreeMap<String, (Vec<Residency>, u128, ResourceMs)> = BTreeMap::new();
+    let mut checker = anchor::Checker::default();
     for key in stays_in_period(ledger, &cloud.id, &input.from, &input.to).await? {
         let stay: Residency = state::load(ledger, &key)
             .await?
             .ok_or_else(|| ContractError::Ledger { reason: format!("a usage index points at missing `{key}`") })?;
+        // Billed only if the member it bills endorsed its creation, and only to the cloud that hosted it.
+        if !checker.stay(ledger, &key, &stay, None, Some(&cloud.id)).await? {
+            continue;
+        }
         let start = stay.from.max(input.from);
         let end = stay.to.unwrap_or(now).min(input.to);
         let Ok(ms) = u128::try_from((end - start).num_milliseconds()) else { continue };
@@ -277,6 +308,7 @@ pub async fn usage(ledger: &impl Ledger, input: msg::Usage) -> Result<UsageRepor
         credits,
         total_credits,
         net_cost,
+        unanchored: checker.unanchored,
     })
 }
 

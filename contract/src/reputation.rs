@@ -154,10 +154,15 @@ pub async fn get_reputation(ledger: &impl Ledger, input: GetReputation) -> Resul
         truncated: page.bookmark.is_some(),
     };
     let mut confirm_ms: u128 = 0;
+    let mut checker = crate::anchor::Checker::default();
     for entry in page.entries {
         let migration: Migration = state::load(ledger, &entry.value).await?.ok_or_else(|| ContractError::Ledger {
             reason: format!("index entry `{}` points at missing `{}`", entry.key, entry.value),
         })?;
+        // Only migrations their VMs' operators asked for count (see `crate::anchor`).
+        if !checker.migration(ledger, &migration, None, Some(&reputation.cloud_id)).await? {
+            continue;
+        }
         reputation.migrations += 1;
         if migration.destination.cloud_id == reputation.cloud_id {
             reputation.as_destination.add(&migration);

@@ -28,6 +28,13 @@
 //! | `claim/{claimId}`                                | [`Claim`](crate::claims::Claim) |
 //! | `index/credit-by-cloud/{accusedCloudId}/{acceptedAt}/{claimId}` | claim key, once accepted: a credit the cloud owes |
 //!
+//! Creation markers ([`crate::anchor`]) live in the owner's implicit private data collection
+//! `_implicit_org_<MSP id>`, not in the world state; their hashes are on every peer:
+//!
+//! | collection | key | value |
+//! |---|---|---|
+//! | `_implicit_org_<owner>` | the record's own key: `cloud/…`, `host/…`, `vm/…`, `migration/…`, `residency/…` | [`MARK`](crate::anchor::MARK) (`created`) |
+//!
 //! Who must endorse a change of each key (Fabric's key-level endorsement policies) is set where the
 //! key is written; [`crate::ownership`] says who owns what.
 

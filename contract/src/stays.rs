@@ -51,6 +51,8 @@ pub async fn open(
     for k in [&key, &open_key] {
         own(ledger, k, &[operator_msp, hosting_msp]).await?;
     }
+    // The member the stay bills endorses its creation (see `crate::anchor`).
+    crate::anchor::mark(ledger, &key, operator_msp).await?;
     let on_host = state::vm_by_host(&host.id, &vm.id);
     ledger.put(&on_host, &state::vm(&vm.id)).await?;
     own(ledger, &on_host, &[hosting_msp]).await

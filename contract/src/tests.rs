@@ -78,6 +78,7 @@ fn refused(
     let error = outcome.result.expect_err("expected a refusal");
     assert_eq!(error.code(), code, "{error}");
     assert!(outcome.writes.is_empty(), "a refused {function} wrote {:?}", outcome.writes);
+    assert!(outcome.private_writes.is_empty(), "a refused {function} wrote {:?}", outcome.private_writes);
     assert!(outcome.event.is_none(), "a refused {function} emitted {:?}", outcome.event);
     assert_eq!(ledger.snapshot(), before);
     assert_eq!(ledger.events().len(), events);
@@ -158,7 +159,10 @@ mod dispatch {
     #[test]
     fn unknown_functions_are_not_found() {
         let error = refused(&set_up(), &org1_admin(), "Teleport", json!({}), "NOT_FOUND");
-        assert_eq!(error, crate::ContractError::NotFound { kind: crate::Kind::Function, id: "Teleport".into() });
+        assert_eq!(
+            error,
+            crate::ContractError::NotFound { kind: crate::Kind::Function, id: "Teleport".into(), unanchored: None }
+        );
     }
 
     #[test]
@@ -1714,7 +1718,10 @@ mod properties {
                 started.elapsed()
             );
             if outcome.result.is_err() {
-                assert!(outcome.writes.is_empty() && outcome.event.is_none(), "a refused {function} wrote on {input}");
+                assert!(
+                    outcome.writes.is_empty() && outcome.private_writes.is_empty() && outcome.event.is_none(),
+                    "a refused {function} wrote on {input}"
+                );
                 assert_eq!(ledger.snapshot(), before);
             }
         }
@@ -1753,5 +1760,6 @@ mod properties {
     }
 }
 
+mod anchor;
 mod placement;
 mod sla;

@@ -586,7 +586,7 @@ mod tests {
     fn one_of_each() -> Vec<ContractError> {
         let all = vec![
             ContractError::InvalidArgument { field: "f".into(), reason: "r".into() },
-            ContractError::NotFound { kind: Kind::Vm, id: "v".into() },
+            ContractError::NotFound { kind: Kind::Vm, id: "v".into(), unanchored: None },
             ContractError::AlreadyExists { kind: Kind::Cloud, id: "c".into() },
             ContractError::Unauthorized { rule: "r".into(), caller_msp_id: "Org2MSP".into(), caller_role: None },
             ContractError::PolicyDenied {

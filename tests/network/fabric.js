@@ -192,12 +192,13 @@ class Fabric {
 
   /**
    * Commit what colluding members running a modified contract could: a transaction whose only effect
-   * is WRITES ([{key, value}], values as JSON) on CHANNEL, endorsed by the peers of ENDORSERS (orgN
+   * is WRITES ([{key, value}], values as JSON) and PRIVATEWRITES ([{collection, key, value}], hashes
+   * only) on CHANNEL, endorsed by the peers of ENDORSERS (orgN
    * names; signed with those peers' own keys, which their members hold), made and signed by AS of
    * ORG and broadcast through ORG's orderer. Resolves to {txId, status} once ORG's peer has committed
    * it (status: the validation code, VALID when its writes were applied).
    */
-  async forge(org, as, writes, { endorsers, channel = this.network.channel } = {}) {
+  async forge(org, as, writes, { endorsers, privateWrites, channel = this.network.channel } = {}) {
     const {
       broadcast, endorse, forgedTransaction, identity, signedProposal, validationCodeOf,
     } = require('./proposal');
@@ -212,7 +213,7 @@ class Fabric {
     if (honest.status >= 400) throw new Error(`${org}'s peer did not endorse the frame: ${honest.message}`);
     const peers = endorsers.map((o) => identity(this.peerOf(o).mspId, this.peerOf(o).nodeMsp));
     const envelope = await forgedTransaction({
-      proposal, endorsed: honest.endorsed, chaincode, writes, endorsers: peers, creator,
+      proposal, endorsed: honest.endorsed, chaincode, writes, privateWrites, endorsers: peers, creator,
     });
     const orderer = this.network.orderers.find((o) => o.channel === channel && o.mspId === home.mspId);
     await broadcast(orderer, envelope);

@@ -12,8 +12,10 @@
  *   3. collusion: two members of three endorse a write to the third's assets — the contract's own
  *      Confirmation without its owner, or what a modified contract writes, signed by their peers:
  *      invalidated at commit (ENDORSEMENT_POLICY_FAILURE), while two of three suffice where no
- *      member owns the key. Not refused yet, and kept as a todo test: the same two creating new
- *      records in the third's name (a cloud in its namespace, a stay that bills its VM);
+ *      member owns the key; the same two creating new records in the third's name (a cloud in its
+ *      namespace, a VM of its cloud, a stay that bills its VM): without the third's creation marker
+ *      every peer ignores them and names them, with one in its implicit collection they are
+ *      invalidated at commit;
  *   4. locking a host: the destination declines (no tamper evidence); an Indication expires at its
  *      deadline and frees its reservation; no Confirmation without the transfer key;
  *   5. squatting another member's names; moving a host where a resident VM may not be;
@@ -295,36 +297,78 @@ describe('hostile members of a 3-member federation', { timeout: 900000 }, () => 
         assert.equal((await fabric.query('org3', 'operator', 'GetHost', { id: hostId })).country, 'DE');
       });
 
-    test('two members of three cannot create records in the third\'s name', {
-      todo: 'a record not written yet is governed by the chaincode\'s MAJORITY policy: two of three members '
-        + 'running a modified contract create a cloud in org1\'s namespace and a stay that bills org1\'s VM',
-    }, async () => {
+    test('two members of three cannot create records in the third\'s name: unmarked, every peer ignores them '
+      + 'and says so; marked in its implicit collection, they are invalidated', async () => {
       const v = vm('vm-billed', 1);
       await given(v);
-      // A stay of org1's VM on org2's host for the last 20 days, that never happened, and a cloud in
-      // org1's namespace bound to Org1MSP, that org1 never registered.
-      const to = new Date();
-      const from = new Date(to.getTime() - 20 * DAY_MS);
-      const forgedTx = sha256(`forged ${RUN_ID}`);
-      const timeKey = (t) => `${t.toISOString().slice(0, 19)}.${t.toISOString().slice(20, 23)}000000Z`;
-      const stayKey = `residency/${v.id}/${timeKey(from)}/${forgedTx}`;
-      const months = [...new Set([from, to].map((t) => t.toISOString().slice(0, 7)))];
-      const forgedCloud = id('org1.forged');
-      const writes = [
-        { key: stayKey, value: { vmId: v.id, operatorCloudId: cloudA, cloudId: cloudB, hostId: london,
-          from: from.toISOString(), to: to.toISOString(), requirements: v.requirements, openedByTx: forgedTx } },
-        ...months.map((month) => ({
-          key: `index/residency-by-cloud-month/${cloudB}/${month}/${timeKey(from)}/${v.id}/${forgedTx}`, value: stayKey,
-        })),
-        { key: `cloud/${forgedCloud}`, value: { id: forgedCloud, name: 'Not org1', mspId: 'Org1MSP',
-          registeredAt: to.toISOString() } },
-      ];
-      const forged = await fabric.forge('org2', 'operator', writes, { endorsers: ['org2', 'org3'] });
-      const usage = await fabric.query('org1', 'operator', 'Usage',
+      // What org2 and org3 commit without org1 (a modified contract, their peers' signatures): a stay
+      // of org1's VM on org2's host for the last 20 days, that never happened; a cloud in org1's
+      // namespace bound to Org1MSP; a VM of org1's cloud. New keys: the chaincode's MAJORITY governs them.
+      const forgery = (tag) => {
+        const to = new Date();
+        const from = new Date(to.getTime() - 20 * DAY_MS);
+        const forgedTx = sha256(`forged ${tag} ${RUN_ID}`);
+        const timeKey = (t) => `${t.toISOString().slice(0, 19)}.${t.toISOString().slice(20, 23)}000000Z`;
+        const stayKey = `residency/${v.id}/${timeKey(from)}/${forgedTx}`;
+        const months = [...new Set([from, to].map((t) => t.toISOString().slice(0, 7)))];
+        const cloudId = id(`org1.${tag}`);
+        const vmId = id(`vm-${tag}`);
+        const writes = [
+          { key: stayKey, value: { vmId: v.id, operatorCloudId: cloudA, cloudId: cloudB, hostId: london,
+            from: from.toISOString(), to: to.toISOString(), requirements: resources(64), openedByTx: forgedTx } },
+          ...months.map((month) => ({
+            key: `index/residency-by-cloud-month/${cloudB}/${month}/${timeKey(from)}/${v.id}/${forgedTx}`, value: stayKey,
+          })),
+          { key: `cloud/${cloudId}`, value: { id: cloudId, name: 'Not org1', mspId: 'Org1MSP',
+            registeredAt: to.toISOString() } },
+          { key: `vm/${vmId}`, value: { ...v, id: vmId, status: 'running', since: from.toISOString(),
+            residencyTxId: forgedTx } },
+        ];
+        return { from, stayKey, cloudId, vmId, writes };
+      };
+      const usageOfB = (org, from) => fabric.query(org, 'operator', 'Usage',
         { cloudId: cloudB, from: new Date(from.getTime() - DAY_MS).toISOString(), to: new Date().toISOString() });
-      const cloud = await fabric.query('org1', 'operator', 'GetCloud', { id: forgedCloud }).catch((e) => e.code);
-      assert.deepEqual({ status: forged.status, billed: usage.vms.filter((u) => u.vmId === v.id), cloud },
-        { status: 'ENDORSEMENT_POLICY_FAILURE', billed: [], cloud: 'NOT_FOUND' });
+
+      // 1. Without org1's creation markers: committed (two of three are a majority)…
+      const unmarked = forgery('forged');
+      const forged = await fabric.forge('org2', 'operator', unmarked.writes, { endorsers: ['org2', 'org3'] });
+      assert.equal(forged.status, 'VALID');
+      // …and on every member's peer, nothing: the stay bills nothing, the cloud and the VM are not
+      // found, each answer naming what it left out.
+      for (const p of fabric.network.peers) {
+        const usage = await usageOfB(p.org, unmarked.from);
+        assert.deepEqual(usage.vms.filter((u) => u.vmId === v.id), [], `${p.org} billed the forged stay`);
+        assert.ok(usage.unanchored.includes(unmarked.stayKey), `${p.org}: ${JSON.stringify(usage.unanchored)}`);
+        const history = await fabric.query(p.org, 'operator', 'VmHistory', { id: v.id });
+        assert.equal(history.residencies.length, 1, `${p.org}: ${JSON.stringify(history.residencies)}`);
+        assert.ok(history.unanchored.includes(unmarked.stayKey), `${p.org}: ${JSON.stringify(history.unanchored)}`);
+        for (const [fn, recordId] of [['GetCloud', unmarked.cloudId], ['GetVm', unmarked.vmId]]) {
+          const err = await refusedWith(fabric.query(p.org, 'operator', fn, { id: recordId }), 'NOT_FOUND');
+          assert.match(err.details.unanchored, /Org1MSP's peers never endorsed its creation/);
+        }
+      }
+
+      // 2. With the markers written into org1's implicit collection, as org1's own creations carry
+      // them: that collection's writes need org1's peer, so Fabric invalidates the whole transaction.
+      const marked = forgery('marked');
+      const markers = [marked.stayKey, `cloud/${marked.cloudId}`, `vm/${marked.vmId}`]
+        .map((key) => ({ collection: '_implicit_org_Org1MSP', key, value: 'created' }));
+      const refused = await fabric.forge('org2', 'operator', marked.writes,
+        { endorsers: ['org2', 'org3'], privateWrites: markers });
+      assert.equal(refused.status, 'ENDORSEMENT_POLICY_FAILURE');
+      for (const p of fabric.network.peers) {
+        const err = await refusedWith(fabric.query(p.org, 'operator', 'GetCloud', { id: marked.cloudId }), 'NOT_FOUND');
+        assert.equal(err.details.unanchored, undefined, 'nothing of the invalid transaction was written');
+        const usage = await usageOfB(p.org, marked.from);
+        assert.ok(!usage.unanchored.includes(marked.stayKey));
+      }
+
+      // 3. Org1's own creations, through the Gateway, carry their markers and count everywhere.
+      const honest = id('org1.honest');
+      assert.equal((await fabric.invoke('org1', 'manager', 'RegisterCloud', { id: honest, name: 'A2' })).status, 'VALID');
+      for (const p of fabric.network.peers) {
+        assert.equal((await fabric.query(p.org, 'operator', 'GetCloud', { id: honest })).mspId, 'Org1MSP');
+      }
     });
   });
 

@@ -122,10 +122,13 @@ function endorse(peerNode, signed, timeoutMs = 60000) {
 /**
  * What colluding members running a modified contract would endorse: the transaction of PROPOSAL (as
  * one of their peers answered it, ENDORSED) with its writes replaced by WRITES ([{key, value}] on
- * CHAINCODE), each ENDORSERS' peer identity signing the forged result, the whole signed by CREATOR
- * (who made the proposal). Returns the Envelope to broadcast.
+ * CHAINCODE) and PRIVATEWRITES ([{collection, key, value}]: on the ledger only their hashes, as
+ * Fabric records a private write), each ENDORSERS' peer identity signing the forged result, the
+ * whole signed by CREATOR (who made the proposal). Returns the Envelope to broadcast.
  */
-async function forgedTransaction({ proposal, endorsed, chaincode, writes, endorsers, creator }) {
+async function forgedTransaction({
+  proposal, endorsed, chaincode, writes, privateWrites = [], endorsers, creator,
+}) {
   const kv = new ledger.rwset.kvrwset.KVRWSet();
   kv.setWritesList(writes.map(({ key, value }) => {
     const write = new ledger.rwset.kvrwset.KVWrite();
@@ -136,6 +139,21 @@ async function forgedTransaction({ proposal, endorsed, chaincode, writes, endors
   const ns = new ledger.rwset.NsReadWriteSet();
   ns.setNamespace(chaincode);
   ns.setRwset(kv.serializeBinary());
+  const sha256 = (text) => crypto.createHash('sha256').update(text).digest();
+  const collections = [...new Set(privateWrites.map((w) => w.collection))];
+  ns.setCollectionHashedRwsetList(collections.map((name) => {
+    const hashed = new ledger.rwset.kvrwset.HashedRWSet();
+    hashed.setHashedWritesList(privateWrites.filter((w) => w.collection === name).map(({ key, value }) => {
+      const write = new ledger.rwset.kvrwset.KVWriteHash();
+      write.setKeyHash(sha256(key));
+      write.setValueHash(sha256(value));
+      return write;
+    }));
+    const collection = new ledger.rwset.CollectionHashedReadWriteSet();
+    collection.setCollectionName(name);
+    collection.setHashedRwset(hashed.serializeBinary());
+    return collection;
+  }));
   const results = new ledger.rwset.TxReadWriteSet();
   results.setDataModel(ledger.rwset.TxReadWriteSet.DataModel.KV);
   results.setNsRwsetList([ns]);

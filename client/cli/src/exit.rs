@@ -118,7 +118,10 @@ mod tests {
         let unauthorized =
             ContractError::Unauthorized { rule: "r".into(), caller_msp_id: "Org2MSP".into(), caller_role: None };
         assert_eq!(code_of(&contract(unauthorized)), DENIED);
-        assert_eq!(code_of(&contract(ContractError::NotFound { kind: Kind::Vm, id: "v".into() })), NOT_FOUND);
+        assert_eq!(
+            code_of(&contract(ContractError::NotFound { kind: Kind::Vm, id: "v".into(), unanchored: None })),
+            NOT_FOUND
+        );
         assert_eq!(code_of(&contract(ContractError::Conflict { reason: "r".into() })), CONFLICT);
         let invalid = ContractError::InvalidArgument { field: "f".into(), reason: "r".into() };
         assert_eq!(code_of(&contract(invalid)), USAGE);

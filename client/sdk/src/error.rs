@@ -341,7 +341,10 @@ mod tests {
             Step::Evaluate,
             problem(serde_json::json!({"status": 404, "code": "NOT_FOUND", "details": {"kind": "vm", "id": "x"}})),
         );
-        assert_eq!(found.contract_error(), Some(&ContractError::NotFound { kind: Kind::Vm, id: "x".into() }));
+        assert_eq!(
+            found.contract_error(),
+            Some(&ContractError::NotFound { kind: Kind::Vm, id: "x".into(), unanchored: None })
+        );
     }
 
     #[test]

@@ -739,7 +739,7 @@ mod tests {
         assert_eq!(classify(&exists), Some(Outcome::AlreadyRecorded));
         let missing = Error::Contract {
             step: crate::Step::Endorse,
-            error: ContractError::NotFound { kind: Kind::Migration, id: "m".into() },
+            error: ContractError::NotFound { kind: Kind::Migration, id: "m".into(), unanchored: None },
             tx_id: None,
         };
         assert!(matches!(classify(&missing), Some(Outcome::Refused { code, .. }) if code == "NOT_FOUND"));

@@ -196,3 +196,18 @@ test('terms reach the pair collection from transient data; the shared ledger hol
     assert.equal(view.verified, true);
     assert.deepEqual(view.private.prices, prices);
 });
+test('a creation marker reaches the owner\'s implicit collection through the stub; a record without one is not found',
+    async () => {
+        const world = await federation();
+        const {answer, ctx} = await submit(world, ORG1_MANAGER, 'RegisterCloud', {id: 'org1.c2', name: 'C2'});
+        assert.equal(answer.mspId, 'Org1MSP');
+        assert.deepEqual([...ctx.privateWrites.entries()], [['_implicit_org_Org1MSP\u0000cloud/org1.c2', 'created']]);
+        // Another member reads it through the marker's hash, which every peer holds.
+        assert.equal((await submit(world, ORG2_MANAGER, 'GetCloud', {id: 'org1.c2'})).answer.id, 'org1.c2');
+
+        // The same record written without its marker (what a majority running a modified contract can commit).
+        world.state.set('cloud/org1.c3', JSON.stringify({...answer, id: 'org1.c3'}));
+        const {error} = await submit(world, ORG2_MANAGER, 'GetCloud', {id: 'org1.c3'});
+        assert.equal(error.code, 'NOT_FOUND');
+        assert.match(error.details.unanchored, /Org1MSP's peers never endorsed its creation/);
+    });

@@ -80,7 +80,7 @@ pub(crate) async fn run(ctx: &Ctx, command: HistoryCommand) -> anyhow::Result<()
         }
     }
     stream.finish()?;
-    let migrations = Page { items, bookmark: pages.bookmark().map(str::to_owned) };
+    let migrations = Page { items, bookmark: pages.bookmark().map(str::to_owned), unanchored: Vec::new() };
     if streaming {
         if let Some(b) = &migrations.bookmark {
             ctx.out.note(&format!("more: --bookmark {b}"));

@@ -94,7 +94,7 @@ pub(crate) async fn run(ctx: &Ctx, command: HostCommand) -> anyhow::Result<()> {
                     break;
                 }
             }
-            let page = Page { items, bookmark: pages.bookmark().map(str::to_owned) };
+            let page = Page { items, bookmark: pages.bookmark().map(str::to_owned), unanchored: Vec::new() };
             if let Some(b) = &page.bookmark
                 && ctx.out.format != Format::Table
             {

@@ -101,7 +101,7 @@ mod contract_rejections {
                 404,
                 "NOT_FOUND",
                 json!({"kind": "vm", "id": "vm-9"}),
-                ContractError::NotFound { kind: Kind::Vm, id: "vm-9".into() },
+                ContractError::NotFound { kind: Kind::Vm, id: "vm-9".into(), unanchored: None },
             ),
             (
                 409,
