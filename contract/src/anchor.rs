@@ -23,6 +23,7 @@
 //! | a VM | its operator (its cloud's member) |
 //! | a migration | the VM's operator (the member that asks for it) |
 //! | a stay (residency) | the VM's operator (the member it bills) |
+//! | an accepted-credit index entry (`AcceptClaim`) | the accused cloud's member (the one that owes it) |
 
 use std::collections::BTreeMap;
 
@@ -245,6 +246,14 @@ impl Checker {
             Some(cloud) => is_marked(ledger, key, &cloud.msp_id).await?,
             None => false,
         };
+        Ok(self.verdict(key, anchored))
+    }
+
+    /// An entry of the accepted-credit index (`credit/…`, written by `AcceptClaim`) of a cloud of
+    /// `accused_msp_id`: it counts only if that member endorsed writing it, so no coalition can make
+    /// a cloud owe credits, or lose reputation, for a claim it never accepted.
+    pub async fn credit(&mut self, ledger: &impl Ledger, key: &str, accused_msp_id: &str) -> Result<bool> {
+        let anchored = is_marked(ledger, key, accused_msp_id).await?;
         Ok(self.verdict(key, anchored))
     }
 }

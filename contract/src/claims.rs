@@ -403,6 +403,8 @@ pub async fn accept_claim(ledger: &impl Ledger, input: AcceptClaim) -> Result<Cl
     ledger.put(&index, &key).await?;
     let owners: Vec<&str> = claim.parties.iter().map(String::as_str).collect();
     own(ledger, &index, &owners).await?;
+    // The accused's own marker: only what it accepted is owed (see `crate::anchor`).
+    crate::anchor::mark(ledger, &index, &ledger.tx().caller.msp_id).await?;
     emit(ledger, Emit::ClaimAccepted(&claim))?;
     Ok(claim)
 }
@@ -416,13 +418,16 @@ pub async fn get_claim(ledger: &impl Ledger, input: crate::msg::ById) -> Result<
 /// The most credits one `Usage` report lists; a busier period is refused, never counted in part.
 pub const MAX_USAGE_CREDITS: u32 = 1000;
 
-/// The credits `cloud_id` owes for claims accepted in `[from, to)`.
+/// The credits `cloud` owes for claims it accepted in `[from, to)`; an index entry its member never
+/// endorsed is left out and noted in `checker`.
 pub async fn credits_in_period(
     ledger: &impl Ledger,
-    cloud_id: &str,
+    cloud: &Cloud,
     from: &Timestamp,
     to: &Timestamp,
+    checker: &mut crate::anchor::Checker,
 ) -> Result<Vec<Credit>> {
+    let cloud_id = &cloud.id;
     let (start, end) = state::time_range(&state::credits_of_cloud(cloud_id), Some(from), Some(to));
     let page = ledger.range(&start, &end, MAX_USAGE_CREDITS + 1, None).await?;
     if page.entries.len() > MAX_USAGE_CREDITS as usize || page.bookmark.is_some() {
@@ -433,6 +438,9 @@ pub async fn credits_in_period(
     }
     let mut credits = Vec::with_capacity(page.entries.len());
     for entry in page.entries {
+        if !checker.credit(ledger, &entry.key, &cloud.msp_id).await? {
+            continue;
+        }
         let claim: Claim = state::load(ledger, &entry.value).await?.ok_or_else(|| ContractError::Ledger {
             reason: format!("credit index entry `{}` points at missing `{}`", entry.key, entry.value),
         })?;

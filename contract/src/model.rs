@@ -377,7 +377,8 @@ pub struct UsageReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_cost: Option<u64>,
     /// Keys of stays left out, never billed, because the member they would bill (the VM's
-    /// operator) never endorsed their creation, or they are not this cloud's (see `crate::anchor`).
+    /// operator) never endorsed their creation, or they are not this cloud's; and of credit index
+    /// entries this cloud's member never accepted (see `crate::anchor`).
     #[serde(default)]
     pub unanchored: Vec<String>,
 }

@@ -294,7 +294,7 @@ pub async fn usage(ledger: &impl Ledger, input: msg::Usage) -> Result<UsageRepor
             )
         })?),
     };
-    let credits = crate::claims::credits_in_period(ledger, &cloud.id, &input.from, &input.to).await?;
+    let credits = crate::claims::credits_in_period(ledger, &cloud, &input.from, &input.to, &mut checker).await?;
     let total_credits = prices
         .map(|p| credits.iter().filter(|c| c.currency == p.currency).fold(0u64, |sum, c| sum.saturating_add(c.amount)));
     let net_cost = total_cost.zip(total_credits).map(|(cost, credit)| cost.saturating_sub(credit));

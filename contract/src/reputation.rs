@@ -139,6 +139,7 @@ pub async fn get_reputation(ledger: &impl Ledger, input: GetReputation) -> Resul
         return Err(ContractError::invalid("to", format!("period end {to} is not after its start {from}")));
     }
     let cloud = chains::cloud(ledger, &input.cloud_id).await?;
+    let cloud_msp_id = cloud.msp_id.clone();
     let (start, end) = state::time_range(&state::migrations_of_cloud(&cloud.id), Some(&from), Some(&to));
     let page = ledger.range(&start, &end, MAX_MIGRATIONS, None).await?;
     let mut reputation = Reputation {
@@ -181,6 +182,10 @@ pub async fn get_reputation(ledger: &impl Ledger, input: GetReputation) -> Resul
     let credits = ledger.range(&start, &end, MAX_MIGRATIONS, None).await?;
     reputation.truncated |= credits.bookmark.is_some();
     for entry in credits.entries {
+        // Only violations the cloud's member itself accepted count (see `crate::anchor`).
+        if !checker.credit(ledger, &entry.key, &cloud_msp_id).await? {
+            continue;
+        }
         let claim_id = entry.key.rsplit('/').next().unwrap_or_default().to_owned();
         reputation.accepted_violations.count += 1;
         reputation.accepted_violations.claim_ids.push(claim_id);

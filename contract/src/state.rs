@@ -33,7 +33,7 @@
 //!
 //! | collection | key | value |
 //! |---|---|---|
-//! | `_implicit_org_<owner>` | the record's own key: `cloud/…`, `host/…`, `vm/…`, `migration/…`, `residency/…` | [`MARK`](crate::anchor::MARK) (`created`) |
+//! | `_implicit_org_<owner>` | the record's own key: `cloud/…`, `host/…`, `vm/…`, `migration/…`, `residency/…`, an accepted claim's credit index entry | [`MARK`](crate::anchor::MARK) (`created`) |
 //!
 //! Who must endorse a change of each key (Fabric's key-level endorsement policies) is set where the
 //! key is written; [`crate::ownership`] says who owns what.

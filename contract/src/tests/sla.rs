@@ -338,6 +338,44 @@ mod claims {
     }
 
     #[test]
+    fn a_credit_the_accused_never_accepted_is_not_owed_and_costs_no_reputation() {
+        let ledger = three_members();
+        let (terms, m) = agreed(&ledger);
+        let mut claim: Claim =
+            ok(&ledger, &org1_admin(), "ClaimViolation", downtime_claim("org1.c1", &terms.id, &m.id, 2_500));
+        // A coalition of org1 and org3 running a modified contract writes the claim as accepted, and
+        // its credit into org2's index: new keys, so their majority can commit them.
+        let now = ledger.now();
+        let index = crate::state::credit_by_cloud("org2.cloud-b", &now, "org1.c1");
+        claim.status = ClaimStatus::Accepted;
+        claim.accepted_at = Some(now);
+        ledger.forge(&[
+            ("claim/org1.c1", serde_json::to_string(&claim).expect("claim")),
+            (&index, crate::state::claim("org1.c1")),
+        ]);
+        ledger.advance(Duration::hours(2));
+        let arrival = m.closed_at.expect("confirmed");
+        let period = json!({ "cloudId": "org2.cloud-b", "from": arrival, "to": arrival + Duration::hours(2) });
+        let report: UsageReport = ok(&ledger, &org3_admin(), "Usage", period.clone());
+        assert!(report.credits.is_empty(), "no credit org2 never accepted: {report:?}");
+        assert_eq!(report.unanchored, std::slice::from_ref(&index), "and the forged entry is named");
+        let reputation: Reputation = ok(&ledger, &org3_admin(), "GetReputation", json!({ "cloudId": "org2.cloud-b" }));
+        assert_eq!((reputation.accepted_violations.count, reputation.score), (0, Some(SCORE_SCALE)));
+
+        // The honest acceptance carries org2's own marker on its index entry.
+        let ledger = three_members();
+        let (terms, m) = agreed(&ledger);
+        ok::<Claim>(&ledger, &org1_admin(), "ClaimViolation", downtime_claim("org1.c1", &terms.id, &m.id, 2_500));
+        let outcome = run(&ledger, &org2_admin(), "AcceptClaim", json!({ "claimId": "org1.c1" }));
+        let prefix = crate::state::credits_of_cloud("org2.cloud-b");
+        let marked: Vec<&(String, String)> = outcome.private_writes.keys().collect();
+        assert!(
+            marked.iter().any(|(c, k)| *c == crate::anchor::collection("Org2MSP") && k.starts_with(&prefix)),
+            "{marked:?}"
+        );
+    }
+
+    #[test]
     fn only_the_parties_claim_and_only_the_accused_answers() {
         let ledger = three_members();
         let (terms, m) = agreed(&ledger);
