@@ -14,3 +14,4 @@ mod migration;
 mod multichain;
 mod outcomes;
 mod placement;
+mod upload;
