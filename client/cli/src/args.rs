@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use vmledger_client::agent::AgentLimits;
 use vmledger_client::image::Rate;
 use vmledger_contract::placement::{Availability, Strategy};
 
@@ -833,9 +834,31 @@ pub(crate) struct AgentArgs {
     /// Where received images land.
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: PathBuf,
-    /// Seconds to wait, after an upload, for its Indication to appear on the ledger.
+    /// Seconds an upload waits, before its body is read, for its Indication to reach this
+    /// member's peer.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub(crate) lookup_timeout: u64,
+    /// Connections open at once; more are closed when accepted.
+    #[arg(long, default_value_t = AgentLimits::default().max_connections, value_name = "N")]
+    pub(crate) max_connections: usize,
+    /// Image uploads at once; more are answered 503 with Retry-After.
+    #[arg(long, default_value_t = AgentLimits::default().max_uploads, value_name = "N")]
+    pub(crate) max_uploads: usize,
+    /// The largest image stored, in bytes; a larger declared length is refused before a byte is read.
+    #[arg(long, default_value_t = AgentLimits::default().max_image_bytes, value_name = "BYTES")]
+    pub(crate) max_image_bytes: u64,
+    /// Seconds an upload may go without a byte; then what arrived is kept for a resume.
+    #[arg(long, default_value_t = AgentLimits::default().idle_timeout.as_secs(), value_name = "SECS")]
+    pub(crate) idle_timeout: u64,
+    /// Seconds one upload request may take; then what arrived is kept for a resume.
+    #[arg(long, default_value_t = AgentLimits::default().upload_timeout.as_secs(), value_name = "SECS")]
+    pub(crate) upload_timeout: u64,
+    /// Seconds a client may take to send a request's head.
+    #[arg(long, default_value_t = AgentLimits::default().header_timeout.as_secs(), value_name = "SECS")]
+    pub(crate) header_timeout: u64,
+    /// The largest request head, in bytes (at least 8192).
+    #[arg(long, default_value_t = AgentLimits::default().max_header_bytes, value_name = "BYTES")]
+    pub(crate) max_header_bytes: usize,
     /// Take live migrations too: the guest's kernel (its memory and vCPUs come from the ledger).
     #[arg(long, value_name = "FILE", requires = "live_initrd")]
     pub(crate) live_kernel: Option<PathBuf>,
@@ -854,8 +877,9 @@ pub(crate) struct AgentArgs {
     /// Let sources switch to post-copy (needs userfaultfd on this host).
     #[arg(long, requires = "live_kernel")]
     pub(crate) allow_postcopy: bool,
-    /// This agent's member's MSP id [default: the member's, from the network file].
-    #[arg(long, value_name = "MSPID", requires = "live_kernel")]
+    /// This agent's member's MSP id: it takes only migrations into this member's clouds [default:
+    /// the member's, from the network file].
+    #[arg(long, value_name = "MSPID")]
     pub(crate) msp_id: Option<String>,
 }
 

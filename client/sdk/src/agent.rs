@@ -1,16 +1,21 @@
 //! The destination agent: BASICS' destination cloud manager, the destination side of
 //! [`crate::workflow::migrate`] (`vmledger agent` runs it).
 //!
-//! `PUT /migrations/{migrationId}/image` receives an image, hashing it as it arrives; the agent then
-//! looks the migration up on the ledger (waiting for the Indication to commit if it has not yet),
-//! and confirms it with the hash it computed, as its own member. The contract compares the hashes:
-//! a tampered or truncated upload is committed as a rejected migration, never accepted. The
-//! uploader gets a [`Receipt`]: 200 confirmed, 422 rejected; or a problem document (404 unknown
-//! migration, 409 not open or already being received, 403 not this member's to confirm, 503 ledger
-//! unreachable). `GET /healthz` answers 200.
+//! `PUT /migrations/{migrationId}/image` receives an image: before a byte of it is stored the agent
+//! checks the transfer key, its caps, and the migration on its peer (see [`image`]); it hashes the
+//! image as it arrives and, once it is complete, confirms it with the hash it computed, as its own
+//! member. The contract compares the hashes: a tampered image is committed as a rejected migration,
+//! never accepted. An upload that breaks off is kept and resumed (`GET` answers the bytes held, a
+//! `PUT` with `Content-Range` sends the rest), never rejected. The uploader gets a [`Receipt`]: 200
+//! confirmed, 422 rejected; or a problem document (401 no or wrong transfer key, 403 not this
+//! member's, 404 unknown migration, 409 not open, 413 over the cap, 503 busy or the ledger
+//! unreachable, with `Retry-After` when worth retrying). `GET /healthz` answers 200.
 //!
 //! Confirmed images are kept as `DIR/{migrationId}.img`; rejected ones as
-//! `DIR/{migrationId}.rejected` (the evidence).
+//! `DIR/{migrationId}.rejected` (the evidence); a cut one as `DIR/{migrationId}.part` until resumed.
+//!
+//! Limits ([`AgentLimits`]): concurrent connections and uploads, a cap on an image's size, an idle
+//! and a total time per upload, and hyper's limits on the request head (size and time).
 //!
 //! With a [`LiveConfig`] ([`Agent::with_live`]) the agent also takes running guests:
 //! `POST /migrations/{migrationId}/live` (see [`live`] for the checks and the gate), and
@@ -23,25 +28,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
+use tokio::sync::Semaphore;
 use vmledger_contract::model::{Migration, MigrationStatus};
-use vmledger_contract::msg;
 
 use crate::chains::Chains;
 use crate::error::{Error, Problem};
-use crate::gateway::millis;
-use crate::image::{StreamHasher, TransferKey};
 use crate::ledger::VmLedger;
 use crate::transfer::Receipt;
 use crate::workflow::live::LiveLedger;
 
+pub mod image;
 pub mod live;
 pub use crate::workflow::live::LiveReceipt;
 pub use live::LiveConfig;
@@ -61,13 +64,52 @@ pub trait AgentObserver: Send + Sync {
 
 impl AgentObserver for () {}
 
+/// What the agent allows, so that no uploader can exhaust it. `vmledger agent` sets each with a
+/// flag; the defaults are these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentLimits {
+    /// Connections open at once; one over it is closed as soon as it is accepted. Default 64.
+    pub max_connections: usize,
+    /// Image uploads in progress at once; one over it is answered 503 with `Retry-After`. Default 4.
+    pub max_uploads: usize,
+    /// The largest image the agent stores, in bytes: a larger declared length is refused before a
+    /// byte is read. Default 64 GiB. (The ledger records no image size: see the README.)
+    pub max_image_bytes: u64,
+    /// The longest an upload may go without a byte arriving; then it is kept for a resume. Default 30 s.
+    pub idle_timeout: Duration,
+    /// The longest one upload request may take; then it is kept for a resume. Default 1 h.
+    pub upload_timeout: Duration,
+    /// The longest a client may take to send a request's head. Default 10 s.
+    pub header_timeout: Duration,
+    /// The largest request head, in bytes (hyper's read buffer; at least 8 KiB). Default 16 KiB.
+    pub max_header_bytes: usize,
+}
+
+impl Default for AgentLimits {
+    fn default() -> Self {
+        AgentLimits {
+            max_connections: 64,
+            max_uploads: 4,
+            max_image_bytes: 64 << 30,
+            idle_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(3600),
+            header_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 << 10,
+        }
+    }
+}
+
 /// A destination agent acting for one member: its chains (the member's identity on the federation
-/// and on its local chain: a migration inside its cloud is on the latter), the folder images land
-/// in, and how long it waits for an Indication to reach its peer.
+/// and on its local chain: a migration inside its cloud is on the latter), its MSP id (it takes only
+/// migrations into its member's clouds), the folder images land in, and how long it waits for an
+/// Indication to reach its peer.
 pub struct Agent {
     chains: Chains,
+    member_msp_id: String,
     dir: PathBuf,
     lookup_timeout: Duration,
+    limits: AgentLimits,
+    uploads: Arc<Semaphore>,
     receiving: Mutex<HashSet<String>>,
     observer: Arc<dyn AgentObserver>,
     live: Option<live::LiveDestination>,
@@ -75,25 +117,50 @@ pub struct Agent {
 
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Agent").field("dir", &self.dir).field("lookup_timeout", &self.lookup_timeout).finish()
+        f.debug_struct("Agent")
+            .field("member_msp_id", &self.member_msp_id)
+            .field("dir", &self.dir)
+            .field("lookup_timeout", &self.lookup_timeout)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
 impl Agent {
-    /// An agent confirming as `chains`' identity, on the chain that holds each migration, keeping
-    /// images in `dir` (created if needed).
+    /// An agent for the member `member_msp_id`, confirming as `chains`' identity on the chain that
+    /// holds each migration, keeping images in `dir` (created if needed), with the default limits.
     ///
     /// # Errors
     /// Creating `dir`.
     pub fn new(
         chains: Chains,
+        member_msp_id: impl Into<String>,
         dir: impl Into<PathBuf>,
         lookup_timeout: Duration,
         observer: Arc<dyn AgentObserver>,
     ) -> std::io::Result<Agent> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
-        Ok(Agent { chains, dir, lookup_timeout, receiving: Mutex::new(HashSet::new()), observer, live: None })
+        let limits = AgentLimits::default();
+        Ok(Agent {
+            chains,
+            member_msp_id: member_msp_id.into(),
+            dir,
+            lookup_timeout,
+            uploads: Arc::new(Semaphore::new(limits.max_uploads)),
+            limits,
+            receiving: Mutex::new(HashSet::new()),
+            observer,
+            live: None,
+        })
+    }
+
+    /// With these limits instead of the defaults.
+    #[must_use]
+    pub fn with_limits(mut self, limits: AgentLimits) -> Self {
+        self.uploads = Arc::new(Semaphore::new(limits.max_uploads));
+        self.limits = limits;
+        self
     }
 
     /// Takes live migrations too: `ledger` is this member's (the key check, the Confirmation),
@@ -104,8 +171,14 @@ impl Agent {
         self
     }
 
-    /// Serves uploads on `listener` until `shutdown` completes; each connection on its own task.
+    /// Serves uploads on `listener` until `shutdown` completes; each connection on its own task,
+    /// at most [`AgentLimits::max_connections`] at once.
     pub async fn serve(self, listener: tokio::net::TcpListener, shutdown: impl std::future::Future<Output = ()>) {
+        let connections = Arc::new(Semaphore::new(self.limits.max_connections));
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.limits.header_timeout)
+            .max_buf_size(self.limits.max_header_bytes.max(8 << 10));
         let agent = Arc::new(self);
         tokio::pin!(shutdown);
         loop {
@@ -118,12 +191,14 @@ impl Agent {
                             continue;
                         }
                     };
-                    let agent = agent.clone();
+                    // Over the limit: closed at once, before reading anything.
+                    let Ok(connection) = connections.clone().try_acquire_owned() else { continue };
+                    let (agent, http) = (agent.clone(), http.clone());
                     tokio::spawn(async move {
+                        let _connection = connection;
                         let service = service_fn(move |request| handle(agent.clone(), request));
                         // Upgrades: the live route turns its connection into the live link.
-                        let _ =
-                            http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades().await;
+                        let _ = http.serve_connection(TokioIo::new(stream), service).with_upgrades().await;
                     });
                 }
                 () = &mut shutdown => return,
@@ -140,24 +215,29 @@ async fn handle(agent: Arc<Agent>, request: Request<Incoming>) -> Result<Answer,
         (&Method::GET, ["healthz"]) => json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
         (&Method::GET, ["migrations", id, "live"]) => live::receipt(&agent, id).await,
         (_, ["migrations", _, "live"]) => live::offer(agent.clone(), request).await,
-        (&Method::PUT, ["migrations", id, "image"]) => {
-            let id = (*id).to_owned();
-            match receive(&agent, &id, request).await {
-                Ok(receipt) => {
-                    agent.observer.received(&receipt);
-                    let status = if receipt.status == MigrationStatus::Confirmed {
-                        StatusCode::OK
-                    } else {
-                        StatusCode::UNPROCESSABLE_ENTITY
-                    };
-                    json(status, &receipt)
-                }
-                Err(problem) => {
-                    agent.observer.refused(&id, &problem);
-                    problem_answer(&problem)
-                }
+        (&Method::PUT, ["migrations", id, "image"]) => match image::receive(&agent, id, request).await {
+            Ok(receipt) => {
+                agent.observer.received(&receipt);
+                let status = if receipt.status == MigrationStatus::Confirmed {
+                    StatusCode::OK
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                json(status, &receipt)
             }
-        }
+            Err(problem) => {
+                agent.observer.refused(id, &problem);
+                problem_answer(&problem)
+            }
+        },
+        (&Method::GET | &Method::HEAD, ["migrations", id, "image"]) => match image::held(&agent, id, &request).await {
+            Ok(held) => {
+                let mut answer = json(StatusCode::OK, &held);
+                answer.headers_mut().insert(image::UPLOAD_OFFSET, hyper::header::HeaderValue::from(held.bytes_held));
+                answer
+            }
+            Err(problem) => problem_answer(&problem),
+        },
         _ => problem_answer(&problem(
             "ROUTE_NOT_FOUND",
             format!("no route for {} {}", request.method(), request.uri().path()),
@@ -180,138 +260,9 @@ impl Drop for Claim<'_> {
     }
 }
 
-async fn receive(agent: &Agent, id: &str, request: Request<Incoming>) -> Result<Receipt, Problem> {
-    if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(problem("BAD_REQUEST", format!("`{id}` is not a migration id")));
-    }
-    let claimed = agent.receiving.lock().map(|mut r| r.insert(id.to_owned())).unwrap_or(false);
-    if !claimed {
-        return Err(problem("CONFLICT", format!("an image for migration {id} is already being received")));
-    }
-    let _claim = Claim { agent, id: id.to_owned() };
-    // The source sends the migration's transfer key with the image, and only here.
-    let key = request
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(TransferKey::from_hex)
-        .ok_or_else(|| {
-            problem(
-                "UNAUTHENTICATED",
-                "an upload carries its migration's transfer key: Authorization: Bearer <64 hex>".into(),
-            )
-        })?;
-    let declared: Option<u64> =
-        request.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-
-    // Look the migration up while the image arrives.
-    let lookup = tokio::spawn(lookup(agent.chains.clone(), id.to_owned(), agent.lookup_timeout));
-
-    let part = agent.dir.join(format!("{id}.part"));
-    let file =
-        tokio::fs::File::create(&part).await.map_err(|e| internal(format!("creating {}: {e}", part.display())))?;
-    let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
-    let mut hasher = StreamHasher::new(Some(&key));
-    let mut body = request.into_body();
-    let started = Instant::now();
-    let mut broken = false;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            broken = true;
-            break;
-        };
-        if let Ok(chunk) = frame.into_data() {
-            hasher.update(&chunk);
-            if let Err(e) = file.write_all(&chunk).await {
-                let _ = tokio::fs::remove_file(&part).await;
-                return Err(internal(format!("writing {}: {e}", part.display())));
-            }
-        }
-    }
-    let flushed = file.flush().await;
-    drop(file);
-    let receive_ms = millis(started.elapsed());
-    if let Err(e) = flushed {
-        let _ = tokio::fs::remove_file(&part).await;
-        return Err(internal(format!("writing {}: {e}", part.display())));
-    }
-    let bytes = hasher.bytes();
-    let truncated = broken || declared.is_some_and(|d| d != bytes);
-    let (observed_hash, keyed_digest) = hasher.finish_keyed();
-
-    let wait_started = Instant::now();
-    let (migration, ledger) = match lookup.await {
-        Ok(Ok(found)) => found,
-        Ok(Err(problem)) => {
-            let _ = tokio::fs::remove_file(&part).await;
-            return Err(problem);
-        }
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&part).await;
-            return Err(internal(format!("lookup task: {e}")));
-        }
-    };
-    let lookup_wait_ms = millis(wait_started.elapsed());
-    if migration.transfer_key_hash != key.hash() {
-        let _ = tokio::fs::remove_file(&part).await;
-        return Err(problem("UNAUTHENTICATED", format!("the bearer token is not migration {id}'s transfer key")));
-    }
-    if migration.status != MigrationStatus::Indicated {
-        let _ = tokio::fs::remove_file(&part).await;
-        return Err(problem(
-            "CONFLICT",
-            format!("migration {id} is already {}; nothing to confirm", status_name(migration.status)),
-        ));
-    }
-
-    // The contract compares the hashes: a tampered or truncated image is rejected on the ledger.
-    let confirmed = ledger
-        .confirm_migration(&msg::ConfirmMigration {
-            migration_id: id.to_owned(),
-            observed_hash: observed_hash.clone(),
-            transfer_key: key.to_hex(),
-            keyed_digest: keyed_digest.unwrap_or_default(),
-        })
-        .await;
-    let confirmed = match confirmed {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&part).await;
-            return Err(from_sdk(&e));
-        }
-    };
-    let status = confirmed.result.status;
-    let kept = agent.dir.join(if status == MigrationStatus::Confirmed {
-        format!("{id}.img")
-    } else {
-        format!("{id}.rejected")
-    });
-    let stored_at = match tokio::fs::rename(&part, &kept).await {
-        Ok(()) => Some(kept.display().to_string()),
-        Err(_) => None,
-    };
-    Ok(Receipt {
-        migration_id: id.to_owned(),
-        vm_id: confirmed.result.vm_id.clone(),
-        status,
-        recorded_hash: confirmed.result.recorded_hash.clone().unwrap_or_default(),
-        observed_hash,
-        bytes,
-        receive_ms,
-        lookup_wait_ms,
-        confirm_tx_id: confirmed.tx_id.clone(),
-        confirm_block: confirmed.block_number,
-        confirm_timings: confirmed.timings,
-        confirm_client_ms: confirmed.client_ms,
-        truncated,
-        stored_at,
-    })
-}
-
 /// The migration and the chain holding it, once the Indication is on this member's peer; waits up
 /// to `timeout` for it.
-async fn lookup(chains: Chains, id: String, timeout: Duration) -> Result<(Migration, VmLedger), Problem> {
+async fn lookup(chains: Chains, id: String, timeout: Duration) -> Result<(Migration, VmLedger), Box<Problem>> {
     let deadline = Instant::now() + timeout;
     let mut interval = Duration::from_millis(20);
     loop {
@@ -319,13 +270,13 @@ async fn lookup(chains: Chains, id: String, timeout: Duration) -> Result<(Migrat
             Ok((migration, ledger)) => return Ok((migration, ledger.clone())),
             Err(e) if crate::chains::is_not_found(&e) => {
                 if Instant::now() >= deadline {
-                    return Err(problem(
+                    return Err(Box::new(problem(
                         "NOT_FOUND",
                         format!("migration {id} was not indicated on the ledger within {} s", timeout.as_secs()),
-                    ));
+                    )));
                 }
             }
-            Err(e) => return Err(from_sdk(&e)),
+            Err(e) => return Err(Box::new(from_sdk(&e))),
         }
         tokio::time::sleep(interval).await;
         interval = (interval * 2).min(Duration::from_millis(250));
@@ -389,5 +340,8 @@ fn problem_answer(p: &Problem) -> Answer {
     response
         .headers_mut()
         .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/problem+json"));
+    if let Some(after) = p.retry_after {
+        response.headers_mut().insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from(after.as_secs()));
+    }
     response
 }

@@ -56,6 +56,13 @@ impl TransferKey {
     pub fn hash(&self) -> String {
         hex::encode(Sha256::digest(self.0))
     }
+
+    /// Whether this key is the one `commitment` (an Indication's `transferKeyHash`) commits to,
+    /// compared in constant time: a bearer token is checked without telling how much of it matched.
+    pub fn matches(&self, commitment: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        bool::from(self.hash().as_bytes().ct_eq(commitment.to_ascii_lowercase().as_bytes()))
+    }
 }
 
 /// A hash and what it took.

@@ -66,3 +66,9 @@ pub fn host(id: &str) -> Value {
         "updatedAt": "2025-01-01T00:00:00Z"
     })
 }
+
+/// A cloud as `GetCloud` answers it: `cloud-a…` is Org1MSP's, the others Org2MSP's (as [`host`]).
+pub fn cloud(id: &str) -> Value {
+    let msp_id = if id.starts_with("cloud-a") { "Org1MSP" } else { "Org2MSP" };
+    json!({"id": id, "name": id, "mspId": msp_id, "registeredAt": "2025-01-01T00:00:00Z"})
+}

@@ -79,9 +79,9 @@ async fn run(args: Args, guest: TestGuest, s: Scenario) -> anyhow::Result<()> {
     let msp_b = s.federation.members.member(&s.org_b)?.msp_id.clone();
     let agent_ledger = s.ledger_b();
     let config = LiveConfig::new(guest.config(256, Workload::IDLE), msp_b);
-    let agent =
-        Agent::new(s.federation.chains(&s.org_b, "operator"), dir.path(), Duration::from_secs(60), Arc::new(()))?
-            .with_live(Arc::new(agent_ledger), config);
+    let chains = s.federation.chains(&s.org_b, "operator");
+    let agent = Agent::new(chains, &config.member_msp_id, dir.path(), Duration::from_secs(60), Arc::new(()))?
+        .with_live(Arc::new(agent_ledger), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let agent_url = format!("http://{}", listener.local_addr()?);
     tokio::spawn(agent.serve(listener, std::future::pending()));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use vmledger_client::Problem;
-use vmledger_client::agent::{Agent, AgentObserver, LiveConfig, LiveReceipt};
+use vmledger_client::agent::{Agent, AgentLimits, AgentObserver, LiveConfig, LiveReceipt};
 use vmledger_client::hypervisor::QemuConfig;
 use vmledger_client::transfer::Receipt;
 
@@ -66,15 +66,25 @@ impl AgentObserver for Log {
 
 pub(crate) async fn run(ctx: &Ctx, args: AgentArgs) -> anyhow::Result<()> {
     let log = Arc::new(Log { out: ctx.out, stream: Mutex::new(ctx.out.stream()) });
-    let mut agent = Agent::new(ctx.chains()?, &args.dir, Duration::from_secs(args.lookup_timeout), log)
-        .with_context(|| format!("creating {}", args.dir.display()))?;
+    let msp_id = match args.msp_id.clone() {
+        Some(msp_id) => msp_id,
+        None => ctx.member_msp_id()?.ok_or_else(|| {
+            UsageError("the agent takes only its member's migrations: --member ORG or --msp-id MSPID".into())
+        })?,
+    };
+    let limits = AgentLimits {
+        max_connections: args.max_connections,
+        max_uploads: args.max_uploads,
+        max_image_bytes: args.max_image_bytes,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        upload_timeout: Duration::from_secs(args.upload_timeout),
+        header_timeout: Duration::from_secs(args.header_timeout),
+        max_header_bytes: args.max_header_bytes,
+    };
+    let mut agent = Agent::new(ctx.chains()?, &msp_id, &args.dir, Duration::from_secs(args.lookup_timeout), log)
+        .with_context(|| format!("creating {}", args.dir.display()))?
+        .with_limits(limits);
     if let (Some(kernel), Some(initrd)) = (&args.live_kernel, &args.live_initrd) {
-        let msp_id = match args.msp_id.clone() {
-            Some(msp_id) => msp_id,
-            None => ctx.member_msp_id()?.ok_or_else(|| {
-                UsageError("live migrations need this agent's member: --member ORG or --msp-id MSPID".into())
-            })?,
-        };
         let mut qemu = QemuConfig::new(kernel, initrd);
         qemu.program.clone_from(&args.qemu);
         qemu.machine.clone_from(&args.live_machine);

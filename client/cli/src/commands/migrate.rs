@@ -507,6 +507,13 @@ fn describe_receipt(r: &Receipt) -> String {
         ("destination says", format!("{} (block {}, tx {})", wire(&r.status), r.confirm_block, r.confirm_tx_id)),
         ("recorded sha256", r.recorded_hash.clone()),
         ("observed sha256", r.observed_hash.clone()),
-        ("received", format!("{} bytes{}", r.bytes, if r.truncated { " (truncated)" } else { "" })),
+        (
+            "received",
+            if r.resumed_from > 0 {
+                format!("{} bytes (resumed from {})", r.bytes, r.resumed_from)
+            } else {
+                format!("{} bytes", r.bytes)
+            },
+        ),
     ])
 }

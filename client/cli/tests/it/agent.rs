@@ -1,5 +1,6 @@
-//! The destination agent against a stand-in ledger: it hashes what arrives, waits for the
-//! Indication, and confirms with the hash it computed; the (stand-in) contract decides.
+//! The destination agent against a stand-in ledger: it waits for the Indication, checks it, hashes
+//! what arrives and confirms a complete image with the hash it computed; the (stand-in) contract
+//! decides. A cut upload is kept and resumed, never confirmed with what arrived.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -28,6 +29,7 @@ async fn ledger_with_indication(recorded: String, confirmations: Arc<Mutex<Vec<S
             sample::problem(404, "NOT_FOUND", json!({"kind": "migration", "id": sample::migration_id()})),
         ),
         "GetMigration" => Reply::result(sample::migration("indicated", &recorded, None)),
+        "GetCloud" => Reply::result(sample::cloud(seen.argument()["id"].as_str().expect("id"))),
         "ConfirmMigration" => {
             let observed = seen.argument()["observedHash"].as_str().expect("observedHash").to_owned();
             confirmations.lock().expect("lock").push(observed.clone());
@@ -57,6 +59,7 @@ async fn start_agent(proxy: &str, dir: &Path, lookup_timeout: u64) -> Agent {
     tokio::task::spawn_blocking(move || {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vmledger"))
             .args(["--proxy-url", &proxy, "--api-key", "k", "--json", "agent", "--listen", "127.0.0.1:0"])
+            .args(["--msp-id", "Org2MSP"])
             .arg("--dir")
             .arg(&dir)
             .args(["--lookup-timeout", &lookup_timeout.to_string()])
@@ -106,7 +109,7 @@ async fn an_intact_image_is_confirmed_and_kept() {
     let delivered: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(delivered["receipt"]["status"], "confirmed");
     assert_eq!(delivered["receipt"]["bytes"], 3_000_000);
-    assert_eq!(delivered["receipt"]["truncated"], false);
+    assert_eq!(delivered["receipt"]["resumedFrom"], 0);
     assert_eq!(*confirmations.lock().expect("lock"), vec![sha256(&data)]);
     let kept = std::fs::read(landing.join(format!("{}.img", sample::migration_id()))).expect("kept image");
     assert!(kept == data, "the kept image is the one sent");
@@ -142,15 +145,17 @@ async fn a_tampered_image_is_rejected_on_the_ledger_and_the_uploader_exits_4() {
 }
 
 #[tokio::test]
-async fn a_truncated_upload_is_confirmed_with_what_arrived_so_the_ledger_rejects_it() {
+async fn a_truncated_upload_is_kept_not_confirmed_and_migrate_send_resumes_it() {
     let tmp = tempfile::tempdir().expect("tmp");
-    let full = vec![9u8; 1000];
+    let full: Vec<u8> = (0..1000u32).map(|i| (i % 200) as u8).collect();
     let confirmations = Arc::new(Mutex::new(Vec::new()));
     let proxy = ledger_with_indication(sha256(&full), confirmations.clone()).await;
-    let agent = start_agent(&proxy.url, tmp.path(), 10).await;
+    let landing = tmp.path().join("landing");
+    let agent = start_agent(&proxy.url, &landing, 10).await;
 
     let address = agent.url.trim_start_matches("http://").to_owned();
     let id = sample::migration_id();
+    let sent = full[..400].to_vec();
     tokio::task::spawn_blocking(move || {
         let mut stream = std::net::TcpStream::connect(address).expect("connect");
         let key = sample::TRANSFER_KEY;
@@ -159,22 +164,43 @@ async fn a_truncated_upload_is_confirmed_with_what_arrived_so_the_ledger_rejects
             "PUT /migrations/{id}/image HTTP/1.1\r\nHost: agent\r\nAuthorization: Bearer {key}\r\nContent-Length: 1000\r\n\r\n"
         )
         .expect("head");
-        stream.write_all(&full[..400]).expect("part of the body");
+        stream.write_all(&sent).expect("part of the body");
         stream.flush().expect("flush");
         // The sender dies mid-upload.
         drop(stream);
     })
     .await
     .expect("join");
-
+    let part = landing.join(format!("{}.part", sample::migration_id()));
     for _ in 0..100 {
-        if !confirmations.lock().expect("lock").is_empty() {
+        if std::fs::metadata(&part).is_ok_and(|m| m.len() == 400) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(*confirmations.lock().expect("lock"), vec![sha256(&[9u8; 400])]);
-    assert!(!tmp.path().join(format!("{}.img", sample::migration_id())).exists(), "never accepted");
+    assert_eq!(std::fs::metadata(&part).expect("the part is kept").len(), 400);
+    assert!(confirmations.lock().expect("lock").is_empty(), "a cut upload is not confirmed");
+
+    let source = image(tmp.path(), "vm.raw", &full);
+    let output = vmledger(&[
+        "--json",
+        "migrate",
+        "send",
+        &sample::migration_id(),
+        "--image",
+        &source,
+        "--to-agent",
+        &agent.url,
+        "--transfer-key",
+        sample::TRANSFER_KEY,
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let delivered: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(delivered["receipt"]["resumedFrom"], 400);
+    assert_eq!(*confirmations.lock().expect("lock"), vec![sha256(&full)], "confirmed once, whole");
+    let kept = std::fs::read(landing.join(format!("{}.img", sample::migration_id()))).expect("kept image");
+    assert!(kept == full, "the kept image is the one sent");
 }
 
 #[tokio::test]

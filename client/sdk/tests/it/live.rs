@@ -177,7 +177,7 @@ async fn live_agent(ledger: Arc<MemoryLedger>, dir: &std::path::Path) -> anyhow:
         None,
     );
     let config = LiveConfig::new(guest.config(128, Workload::IDLE), MEMBER);
-    let agent = Agent::new(unused, dir, Duration::from_secs(5), Arc::new(()))?.with_live(ledger, config);
+    let agent = Agent::new(unused, MEMBER, dir, Duration::from_secs(5), Arc::new(()))?.with_live(ledger, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     tokio::spawn(agent.serve(listener, std::future::pending()));
@@ -290,8 +290,8 @@ async fn the_live_route_takes_only_the_indicated_key_for_its_own_member() -> any
         None,
     );
     let config = LiveConfig::new(vmledger_hypervisor::QemuConfig::new("/nonexistent", "/nonexistent"), MEMBER);
-    let agent =
-        Agent::new(unused, dir.path(), Duration::from_millis(200), Arc::new(()))?.with_live(ledger.clone(), config);
+    let agent = Agent::new(unused, MEMBER, dir.path(), Duration::from_millis(200), Arc::new(()))?
+        .with_live(ledger.clone(), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     tokio::spawn(agent.serve(listener, std::future::pending()));

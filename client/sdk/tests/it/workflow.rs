@@ -30,8 +30,14 @@ async fn ledger(recorded: String) -> StandIn {
         match (seen.method.as_str(), seen.function()) {
             ("POST", "Migrate") => {
                 *indicated_on.lock().expect("lock") = Some(channel);
-                let key_hash = seen.argument()["transferKeyHash"].clone();
-                indicated.lock().expect("lock")["transferKeyHash"] = key_hash;
+                let (key_hash, to_host) =
+                    (seen.argument()["transferKeyHash"].clone(), seen.argument()["destinationHostId"].clone());
+                let mut indicated = indicated.lock().expect("lock");
+                indicated["transferKeyHash"] = key_hash;
+                indicated["destination"] = sample::host(to_host.as_str().expect("destinationHostId"))
+                    .as_object()
+                    .map(|h| json!({"cloudId": h["cloudId"], "hostId": h["id"]}))
+                    .expect("host");
                 Reply::json(202, json!({"txId": id, "statusUrl": "/x"}))
             }
             ("GET", "info") => Reply::json(200, json!({"height": 3})),
@@ -47,6 +53,7 @@ async fn ledger(recorded: String) -> StandIn {
                        "timings": {"endorseMs": 9, "submitMs": 3, "commitMs": 60, "totalMs": 72}}),
             ),
             ("POST", "GetVm") => Reply::result(sample::vm("vm-1")),
+            ("POST", "GetCloud") => Reply::result(sample::cloud(seen.argument()["id"].as_str().expect("id"))),
             ("POST", "GetHost") => {
                 let host = seen.argument()["id"].as_str().expect("id").to_owned();
                 let cloud = if host.starts_with("host-a") { "cloud-a" } else { "cloud-b" };
@@ -76,9 +83,9 @@ fn chains(url: &str) -> Chains {
     )
 }
 
-/// Starts an in-process agent confirming through `url`; returns its base URL.
-async fn agent(url: &str, dir: &std::path::Path) -> String {
-    let agent = Agent::new(chains(url), dir, Duration::from_secs(5), Arc::new(())).expect("agent");
+/// Starts an in-process agent of `msp_id` confirming through `url`; returns its base URL.
+async fn agent(url: &str, msp_id: &str, dir: &std::path::Path) -> String {
+    let agent = Agent::new(chains(url), msp_id, dir, Duration::from_secs(5), Arc::new(())).expect("agent");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     tokio::spawn(agent.serve(listener, std::future::pending()));
@@ -122,7 +129,7 @@ async fn a_whole_migration_to_an_agent_is_confirmed_and_reported() {
     let image = tmp.path().join("vm.raw");
     std::fs::write(&image, &data).expect("image");
     let proxy = ledger(hex::encode(sha2::Sha256::digest(&data))).await;
-    let url = agent(&proxy.url, &tmp.path().join("landing")).await;
+    let url = agent(&proxy.url, "Org2MSP", &tmp.path().join("landing")).await;
     let recorder = Arc::new(Recorder::default());
 
     let report = run_to("host-b1", image, url).run(&chains(&proxy.url), recorder.clone()).await.expect("run");
@@ -162,7 +169,7 @@ async fn a_migration_inside_a_cloud_goes_to_the_local_chain_only() {
     let image = tmp.path().join("vm.raw");
     std::fs::write(&image, &data).expect("image");
     let proxy = ledger(hex::encode(sha2::Sha256::digest(&data))).await;
-    let url = agent(&proxy.url, &tmp.path().join("landing")).await;
+    let url = agent(&proxy.url, "Org1MSP", &tmp.path().join("landing")).await;
 
     let report = run_to("host-a2", image, url).run(&chains(&proxy.url), Arc::new(())).await.expect("run");
 

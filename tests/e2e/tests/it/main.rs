@@ -15,3 +15,4 @@ mod multichain;
 mod outcomes;
 mod placement;
 mod sla;
+mod upload;
