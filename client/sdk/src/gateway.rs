@@ -823,17 +823,27 @@ impl Prepared {
         let deadline = started + gw.timeouts.resolve;
         let mut transient = 0;
         let mut wait = policy.initial_backoff;
+        // Once an attempt may have reached the orderer, a later attempt's refusal says nothing of it:
+        // only the ledger (or the deadline, as unknown) ends the resolution.
+        let mut maybe_sent = false;
         loop {
             let error = match self.attempt(key, tx_id).await {
+                Attempt::Done(Err(e)) if maybe_sent => {
+                    return match self.contract.network.lookup(tx_id).await {
+                        Ok(Some(status)) => status.outcome().unwrap_or(Err(e)),
+                        _ => Err(e),
+                    };
+                }
                 Attempt::Done(outcome) => return outcome,
-                Attempt::Transient(e) => {
+                Attempt::Transient(e) if !maybe_sent => {
                     transient += 1;
                     if transient >= policy.max_attempts {
                         return Err(e);
                     }
                     e
                 }
-                Attempt::Unknown(e) => {
+                Attempt::Transient(e) | Attempt::Unknown(e) => {
+                    maybe_sent = true;
                     // Was it committed after all? Cheaper than endorsing again.
                     if let Ok(Some(status)) = self.contract.network.lookup(tx_id).await
                         && let Some(outcome) = status.outcome()

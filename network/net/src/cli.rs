@@ -94,6 +94,12 @@ enum Command {
         #[arg(value_parser = ["TERM", "KILL", "STOP", "CONT"])]
         signal: String,
     },
+    /// Cut a member's peer off from the federation's orderers (a network made with `up --faults`):
+    /// its toxiproxy closes every link and refuses new ones until `mend`.
+    #[command(after_help = "Example:\n  vmledger-net cut org2 && sleep 10 && vmledger-net mend org2")]
+    Cut { org: String },
+    /// Give a member's peer its links to the federation's orderers back (after `cut`).
+    Mend { org: String },
     /// Run a member's relay in the foreground (what `up` starts; its log is logs/relay.orgN.log).
     #[command(hide = true)]
     Relay { org: String },
@@ -176,6 +182,10 @@ struct UpArgs {
     /// The address every node listens on and advertises.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Route each member's peer to the federation's orderers through its own toxiproxy, so that
+    /// `vmledger-net cut ORG` can cut it off (the fault suite, scripts/faults).
+    #[arg(long)]
+    faults: bool,
 }
 
 /// Records the next member (standing `joining`) in the settings; returns its number.
@@ -220,6 +230,9 @@ pub fn run(root: &Path) -> Result<u8> {
                             existing.fabric
                         );
                     }
+                    if args.faults && !existing.faults {
+                        bail!("this network was created without --faults: run `vmledger-net clean` first");
+                    }
                     existing
                 }
                 None => {
@@ -234,6 +247,7 @@ pub fn run(root: &Path) -> Result<u8> {
                         members: (1..=args.orgs)
                             .map(|n| Member { n, host: args.host.clone(), standing: Standing::Active })
                             .collect(),
+                        faults: args.faults,
                     };
                     settings.check()?;
                     crate::say(&format!(
@@ -330,6 +344,18 @@ pub fn run(root: &Path) -> Result<u8> {
             let signal: nix::sys::signal::Signal = format!("SIG{signal}").parse().context("signal")?;
             let pid = crate::process::signal_named(&paths, &name, signal)?;
             crate::say(&format!("sent {signal} to {name} (pid {pid})"));
+            Ok(0)
+        }
+        Command::Cut { org } => {
+            let net = net_of(load(&paths)?.context("no network (run `vmledger-net up`)")?);
+            crate::faults::links_enabled(&net, net.settings.find(&org)?.n, false)?;
+            crate::say(&format!("{org} is cut off from the federation's orderers"));
+            Ok(0)
+        }
+        Command::Mend { org } => {
+            let net = net_of(load(&paths)?.context("no network (run `vmledger-net up`)")?);
+            crate::faults::links_enabled(&net, net.settings.find(&org)?.n, true)?;
+            crate::say(&format!("{org} reaches the federation's orderers again"));
             Ok(0)
         }
         Command::Identity { org, name, role, subject } => {

@@ -12,6 +12,7 @@
 //! | +40 | `ccaas.orgN` | chaincode server (the peer dials it) |
 //! | +50 | `proxy.orgN` | gateway REST proxy |
 //! | +60 | `relay.orgN` | the Leave/Arrival relay's status endpoint |
+//! | +70, +71 + i | `toxiproxy.orgN` | (`up --faults`) its API; its link to federation orderer i |
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,8 @@ pub enum Node {
     Chaincode(u8),
     Proxy(u8),
     Relay(u8),
+    /// (`up --faults`) The TCP proxy the member's peer reaches the federation's orderers through.
+    Toxiproxy(u8),
 }
 
 impl Node {
@@ -56,15 +59,17 @@ impl Node {
             | Node::Peer(n)
             | Node::Chaincode(n)
             | Node::Proxy(n)
-            | Node::Relay(n) => n,
+            | Node::Relay(n)
+            | Node::Toxiproxy(n) => n,
         }
     }
 
-    /// The order processes start in (and stop in reverse): CA, orderers, peer, chaincode, proxy, relay.
+    /// The order processes start in (and stop in reverse): CA, orderers (and the links to them), peer,
+    /// chaincode, proxy, relay.
     pub fn rank(&self) -> u8 {
         match self {
             Node::Ca(_) => 0,
-            Node::Orderer(..) | Node::LocalOrderer(_) => 1,
+            Node::Orderer(..) | Node::LocalOrderer(_) | Node::Toxiproxy(_) => 1,
             Node::Peer(_) => 2,
             Node::Chaincode(_) => 3,
             Node::Proxy(_) => 4,
@@ -83,6 +88,7 @@ impl Node {
             "ccaas" => Node::Chaincode(n),
             "proxy" => Node::Proxy(n),
             "relay" => Node::Relay(n),
+            "toxiproxy" => Node::Toxiproxy(n),
             _ => {
                 let k: u8 = kind.strip_prefix("orderer")?.parse().ok()?;
                 (k < MAX_ORDERERS_PER_MEMBER).then_some(Node::Orderer(n, k))?
@@ -101,6 +107,7 @@ impl fmt::Display for Node {
             Node::Chaincode(n) => write!(f, "ccaas.org{n}"),
             Node::Proxy(n) => write!(f, "proxy.org{n}"),
             Node::Relay(n) => write!(f, "relay.org{n}"),
+            Node::Toxiproxy(n) => write!(f, "toxiproxy.org{n}"),
         }
     }
 }
@@ -158,6 +165,15 @@ impl Ports {
     pub fn relay(&self) -> u16 {
         self.block + 60
     }
+    /// The API of the member's toxiproxy (`up --faults`).
+    pub fn toxiproxy(&self) -> u16 {
+        self.block + 70
+    }
+    /// Where the member's toxiproxy listens for federation orderer `ordererK.orgM`: one port per
+    /// orderer the network may have, so a member joining later changes no one else's.
+    pub fn toxiproxy_orderer(&self, m: u8, k: u8) -> u16 {
+        self.toxiproxy() + 1 + u16::from(MAX_ORDERERS_PER_MEMBER) * (u16::from(m) - 1) + u16::from(k)
+    }
 
     /// Every port `node` listens on (checked free before it starts).
     pub fn of_node(&self, node: Node) -> Vec<u16> {
@@ -171,6 +187,13 @@ impl Ports {
             Node::Chaincode(_) => vec![self.chaincode()],
             Node::Proxy(_) => vec![self.proxy()],
             Node::Relay(_) => vec![self.relay()],
+            Node::Toxiproxy(_) => {
+                let mut ports = vec![self.toxiproxy()];
+                for m in 1..=MAX_MEMBERS {
+                    ports.extend((0..MAX_ORDERERS_PER_MEMBER).map(|k| self.toxiproxy_orderer(m, k)));
+                }
+                ports
+            }
         }
     }
 
@@ -183,7 +206,7 @@ impl Ports {
             Node::Peer(_) => Some(self.peer_operations()),
             Node::Proxy(_) => Some(self.proxy()),
             Node::Relay(_) => Some(self.relay()),
-            Node::Chaincode(_) => None,
+            Node::Chaincode(_) | Node::Toxiproxy(_) => None,
         }
     }
 }
@@ -232,6 +255,14 @@ impl Paths {
     }
     pub fn proxy_config(&self, org: &str) -> PathBuf {
         self.run.join("proxy").join(format!("{org}.json"))
+    }
+    /// (`up --faults`) A member's toxiproxy configuration: its links to the federation's orderers.
+    pub fn toxiproxy_config(&self, org: &str) -> PathBuf {
+        self.run.join("toxiproxy").join(format!("{org}.json"))
+    }
+    /// (`up --faults`) A peer's own `core.yaml` folder: the shared one with its orderer overrides.
+    pub fn peer_config(&self, node: Node) -> PathBuf {
+        self.fabric_config().join(node.to_string())
     }
     pub fn relay_state(&self, org: &str) -> PathBuf {
         self.run.join("relay").join(org)
@@ -320,6 +351,7 @@ mod tests {
                 Node::Chaincode(n),
                 Node::Proxy(n),
                 Node::Relay(n),
+                Node::Toxiproxy(n),
             ] {
                 assert_eq!(Node::parse(&node.to_string()), Some(node), "{node}");
             }
@@ -341,6 +373,7 @@ mod tests {
                 Node::Chaincode(n),
                 Node::Proxy(n),
                 Node::Relay(n),
+                Node::Toxiproxy(n),
             ];
             nodes.extend((0..MAX_ORDERERS_PER_MEMBER).map(|k| Node::Orderer(n, k)));
             for node in nodes {

@@ -11,6 +11,7 @@ pub mod ca;
 pub mod chaincode;
 pub mod cli;
 pub mod configtx;
+pub mod faults;
 pub mod files;
 pub mod layout;
 pub mod membership;

@@ -177,6 +177,12 @@ impl Net {
                 bail!("{} is missing: run scripts/install", crate::shown(&self.tool(tool)));
             }
         }
+        if self.settings.faults && !self.tool("toxiproxy-server").is_file() {
+            bail!(
+                "{} is missing (up --faults needs it): run scripts/install",
+                crate::shown(&self.tool("toxiproxy-server"))
+            );
+        }
         for file in ["core.yaml", "orderer.yaml"] {
             if !self.root.join(".tools/fabric-config").join(file).is_file() {
                 bail!("Fabric's sample {file} is missing from .tools/fabric-config: run scripts/install");

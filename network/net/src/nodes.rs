@@ -85,10 +85,11 @@ pub fn start_peer(net: &Net, n: u8) -> Result<()> {
     std::fs::create_dir_all(&data)?;
     let address = net.address(n, ports.peer());
     let builder = serde_json::json!([{"name": "vmledger-ccaas", "path": net.root.join("network/builder")}]);
+    let config = if net.settings.faults { crate::faults::peer_config(net, n)? } else { net.paths.fabric_config() };
     let mut command = process::clean_command(net.tool("peer"));
     command
         .args(["node", "start"])
-        .env("FABRIC_CFG_PATH", net.paths.fabric_config())
+        .env("FABRIC_CFG_PATH", config)
         .env("FABRIC_LOGGING_SPEC", "grpc=error:info")
         .env("CORE_PEER_ID", format!("peer0.org{n}.{DOMAIN}"))
         .env("CORE_PEER_ADDRESS", &address)

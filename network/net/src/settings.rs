@@ -63,6 +63,10 @@ pub struct Settings {
     pub max_message_count: u32,
     pub base_port: u16,
     pub members: Vec<Member>,
+    /// Each member's peer reaches the federation's orderers through the member's own toxiproxy, so a
+    /// fault can cut it off (`vmledger-net cut`); `up --faults`.
+    #[serde(default)]
+    pub faults: bool,
 }
 
 impl Settings {
@@ -176,6 +180,7 @@ mod tests {
             members: (1..=members)
                 .map(|n| Member { n, host: "127.0.0.1".into(), standing: Standing::Active })
                 .collect(),
+            faults: false,
         }
     }
 

@@ -104,6 +104,9 @@ pub fn up(net: &Net) -> Result<()> {
         for node in orderer_nodes(net, member.n) {
             nodes::start_orderer(net, node)?;
         }
+        if net.settings.faults {
+            crate::faults::start(net, member.n)?;
+        }
         nodes::start_peer(net, member.n)?;
     }
     std::thread::scope(|scope| {
@@ -197,6 +200,9 @@ pub fn all_nodes(net: &Net) -> Vec<Node> {
         let n = member.n;
         all.push(Node::Ca(n));
         all.extend(orderer_nodes(net, n));
+        if net.settings.faults {
+            all.push(Node::Toxiproxy(n));
+        }
         all.extend([Node::Peer(n), Node::Chaincode(n), Node::Proxy(n), Node::Relay(n)]);
     }
     all.sort_by_key(|node| (node.rank(), *node));

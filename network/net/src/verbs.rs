@@ -47,9 +47,10 @@ fn endpoint(net: &Net, node: Node) -> String {
         Node::Chaincode(_) => net.address(n, ports.chaincode()),
         Node::Proxy(_) => format!("http://{}", net.address(n, ports.proxy())),
         Node::Relay(_) => format!("http://{}", net.address(n, ports.relay())),
+        Node::Toxiproxy(_) => format!("http://{}", net.address(n, ports.toxiproxy())),
     };
     match (node, operations_url(net, node)) {
-        (Node::Proxy(_) | Node::Relay(_) | Node::Chaincode(_), _) | (_, None) => main,
+        (Node::Proxy(_) | Node::Relay(_) | Node::Chaincode(_) | Node::Toxiproxy(_), _) | (_, None) => main,
         (_, Some(ops)) => format!("{main} ops {ops}"),
     }
 }

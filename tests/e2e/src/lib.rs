@@ -19,6 +19,8 @@
 //! its members' typed ledgers and the CLI), [`Scenario`] (two clouds with hosts chosen to exercise
 //! each rule), [`Cli`] (one `vmledger` invocation) and [`Agent`] (a running `vmledger agent`).
 
+pub mod faults;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -10,6 +10,11 @@ use vmledger_testkit::sample::{self, problem};
 use vmledger_testkit::{Reply, StandIn, nowhere};
 
 fn ledger(url: &str) -> VmLedger {
+    ledger_resolving_for(url, Duration::from_millis(300))
+}
+
+/// [`ledger`] with another resolve timeout.
+fn ledger_resolving_for(url: &str, resolve: Duration) -> VmLedger {
     let gateway = Gateway::builder(url)
         .api_key("k")
         .retry(RetryPolicy {
@@ -19,7 +24,7 @@ fn ledger(url: &str) -> VmLedger {
             max_retry_after: Duration::from_secs(5),
         })
         .evaluate_timeout(Duration::from_millis(500))
-        .resolve_timeout(Duration::from_millis(300))
+        .resolve_timeout(resolve)
         .connect()
         .expect("gateway");
     VmLedger::new(gateway.network("federation").contract("vmledger"))
@@ -252,6 +257,46 @@ mod network_and_proxy {
         assert_eq!(posts.len(), 2);
         assert_eq!(posts[0].header("idempotency-key"), posts[1].header("idempotency-key"));
         assert_eq!(committed.tx_id, posts[1].tx_id());
+    }
+
+    #[tokio::test]
+    async fn endorsers_unavailable_after_an_answer_lost_never_turn_a_committed_write_into_a_refusal() {
+        // The first send's answer is lost (its transaction may be with the orderer); the peer then
+        // goes away, so sending again is refused at the endorse step, and the ledger shows the first
+        // send committed only later: the outcome is the ledger's, not the second send's refusal.
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (posts, lookups) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let stand_in = StandIn::start(move |seen, _| {
+            match seen.method.as_str() {
+                "POST" if posts.fetch_add(1, Ordering::SeqCst) == 0 => Reply::text(502, "text/plain", "connection reset"),
+                "POST" => Reply::problem(503, json!({"status": 503, "code": "UNAVAILABLE", "detail": "endorse failed", "step": "endorse", "retryable": true})),
+                _ if lookups.fetch_add(1, Ordering::SeqCst) < 4 => Reply::problem(404, json!({"status": 404, "code": "NOT_FOUND", "detail": "not known"})),
+                _ => Reply::json(200, json!({"txId": seen.last_segment(), "status": "committed", "blockNumber": 9,
+                    "validationCode": "VALID", "source": "ledger", "result": sample::migration("indicated", sample::HASH_A, None)})),
+            }
+        })
+        .await;
+        let committed = ledger_resolving_for(&stand_in.url, Duration::from_secs(5))
+            .migrate(&migrate())
+            .await
+            .expect("committed, as the ledger says");
+        assert_eq!(committed.block_number, 9);
+        assert!(
+            stand_in.seen().iter().filter(|s| s.method == "POST").count() > 3,
+            "more sends than the policy's attempts"
+        );
+    }
+
+    #[tokio::test]
+    async fn endorsers_unavailable_for_good_after_an_answer_lost_is_unknown_not_refused() {
+        let stand_in = StandIn::start(|seen, i| match (seen.method.as_str(), i) {
+            ("POST", 0) => Reply::text(502, "text/plain", "connection reset"),
+            ("POST", _) => Reply::problem(503, json!({"status": 503, "code": "UNAVAILABLE", "detail": "endorse failed", "step": "endorse", "retryable": true})),
+            _ => Reply::problem(404, json!({"status": 404, "code": "NOT_FOUND", "detail": "not known"})),
+        })
+        .await;
+        let err = ledger(&stand_in.url).migrate(&migrate()).await.expect_err("not seen");
+        assert!(matches!(&err, Error::UnknownOutcome { .. }), "{err:?}");
     }
 
     #[tokio::test]
