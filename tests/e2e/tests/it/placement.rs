@@ -245,8 +245,22 @@ fn round_robin_turns_over_the_eligible_hosts_evenly_as_indications_are_recorded(
         assert_ne!(Some(&first), previous.as_ref(), "round robin never picks the same host twice in a row");
         // The Indication advances the host's cursor (placed/{hostId}); withdrawn at once, the VM stays.
         let indicated = block_on(operator.migrate(&indication(&s.vm, &first, &s.image_hash))).expect("Migrate");
-        block_on(operator.cancel_migration(&msg::CloseMigration { migration_id: indicated.tx_id, reason: None }))
-            .expect("CancelMigration");
+        let cancel = msg::CloseMigration { migration_id: indicated.tx_id, reason: None };
+        // The Migrate committed on our peer; the destination's peer, which must endorse the
+        // cancellation too, may still be a block behind (NOT_FOUND there): a bounded wait for it.
+        let mut tries = 0;
+        loop {
+            match block_on(operator.cancel_migration(&cancel)) {
+                Err(e) if e.code() == "NOT_FOUND" && tries < 20 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                done => {
+                    done.expect("CancelMigration");
+                    break;
+                }
+            }
+        }
         *picks.entry(first.clone()).or_default() += 1;
         previous = Some(first);
     }
