@@ -22,9 +22,12 @@ use vmledger_e2e::{Federation, Image, block_on, exit, indication, unique};
 /// What the scenario's VM needs: 2 cores.
 const NEEDS: Resources = Resources { cpu_cores: 2, memory_mib: 2048, network_mbps: 100, io_mbps: 50 };
 const BIG: Resources = Resources { cpu_cores: 16, memory_mib: 65536, network_mbps: 10000, io_mbps: 2000 };
-/// Enough rounds for every strategy to show its order repeat and round robin to turn over the four
-/// eligible hosts five times; each round is a query and, for round robin, two transactions.
-const PLACEMENTS: usize = 20;
+/// Placements per strategy: the 100 by default; `VMLEDGER_E2E_PLACEMENTS` (a multiple of the
+/// four eligible hosts) for a shorter run — CI's smoke takes 20, each round of round robin being a
+/// query and two transactions.
+fn placements() -> usize {
+    std::env::var("VMLEDGER_E2E_PLACEMENTS").ok().and_then(|n| n.parse().ok()).unwrap_or(100)
+}
 
 /// Three clouds of three members; the VM on cloud A; hosts of B and C each exercising one rule.
 struct ThreeClouds {
@@ -236,7 +239,7 @@ fn round_robin_turns_over_the_eligible_hosts_evenly_as_indications_are_recorded(
     let operator = s.operator(0);
     let mut picks: BTreeMap<String, usize> = BTreeMap::new();
     let mut previous: Option<String> = None;
-    for n in 0..PLACEMENTS {
+    for n in 0..placements() {
         let report = s.place(Strategy::RoundRobin);
         if n == 0 {
             accounts_for_every_host(&s, &report);
@@ -265,8 +268,8 @@ fn round_robin_turns_over_the_eligible_hosts_evenly_as_indications_are_recorded(
         previous = Some(first);
     }
     let expected: BTreeMap<String, usize> =
-        s.eligible().into_iter().map(|h| (h, PLACEMENTS / s.eligible().len())).collect();
-    assert_eq!(picks, expected, "{PLACEMENTS} placements spread evenly over the four eligible hosts");
+        s.eligible().into_iter().map(|h| (h, placements() / s.eligible().len())).collect();
+    assert_eq!(picks, expected, "{} placements spread evenly over the four eligible hosts", placements());
 }
 
 #[test]
@@ -288,7 +291,7 @@ fn least_loaded_hash_and_best_fit_place_as_they_say_every_time() {
     let emptiest = [s.b_jp.clone(), s.c_exact.clone(), s.c_gb.clone(), s.b_gb.clone()];
     let mut by_hash = s.eligible();
     by_hash.sort_by_key(|h| rendezvous(&s.vm, h));
-    for n in 0..PLACEMENTS {
+    for n in 0..placements() {
         let least = s.place(Strategy::LeastLoaded);
         let hash = s.place(Strategy::Hash);
         let best = s.place(Strategy::BestFit);
